@@ -1,0 +1,62 @@
+/*
+ * pretok.h - pre-tokenizers: split text into pieces exactly as the reference regexes do (internal).
+ *
+ * One hand-written scanner per pattern family; each is the specification of correct behaviour for
+ * its family (the SIMD kernels in arch/ must agree with it piece for piece).
+ *
+ *   gpt2   (r50k_base, p50k_base, p50k_edit):
+ *     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ *   cl100k (cl100k_base):
+ *     (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+ *     \s*[\r\n]+|\s+(?!\S)|\s+
+ *   o200k  (o200k_base, o200k_harmony):
+ *     [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+ *     [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+ *     \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ *
+ * These are the pat_str strings embedded in the reference (npm tiktoken 1.0.22 WASM; extracted
+ * from tiktoken_bg.wasm), with leftmost-first (backtracking) alternation semantics.
+ *
+ * Text is bytes; it is decoded as UTF-8 where each maximal ill-formed subsequence reads as one
+ * U+FFFD (WHATWG / Python "replace"), so pieces are byte ranges of the original input.
+ */
+#ifndef TKM_PRETOK_H
+#define TKM_PRETOK_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* End of the piece that starts at s[pos]; requires pos < len; returns e with pos < e <= len.
+ * s[len] is never read: len is the end of the text. */
+typedef size_t (*tkm_pretok_fn)(const uint8_t *s, size_t pos, size_t len);
+
+size_t tkm_pretok_next_gpt2(const uint8_t *s, size_t pos, size_t len);
+size_t tkm_pretok_next_cl100k(const uint8_t *s, size_t pos, size_t len);
+size_t tkm_pretok_next_o200k(const uint8_t *s, size_t pos, size_t len);
+
+/* Decode one code point at s[i] (i < n): returns it and sets *adv to the bytes consumed (1..4).
+ * Ill-formed input yields 0xFFFD and advances over the maximal subpart (at least 1 byte). */
+static inline uint32_t tkm_utf8_decode(const uint8_t *s, size_t i, size_t n, size_t *adv) {
+    uint32_t c = s[i];
+    if (c < 0x80) { *adv = 1; return c; }
+    size_t need;
+    uint32_t lo = 0x80, hi = 0xBF, cp;
+    if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+    else if (c == 0xE0) { need = 2; lo = 0xA0; cp = c & 0x0F; }
+    else if (c >= 0xE1 && c <= 0xEC) { need = 2; cp = c & 0x0F; }
+    else if (c == 0xED) { need = 2; hi = 0x9F; cp = c & 0x0F; }
+    else if (c >= 0xEE && c <= 0xEF) { need = 2; cp = c & 0x0F; }
+    else if (c == 0xF0) { need = 3; lo = 0x90; cp = c & 0x07; }
+    else if (c >= 0xF1 && c <= 0xF3) { need = 3; cp = c & 0x07; }
+    else if (c == 0xF4) { need = 3; hi = 0x8F; cp = c & 0x07; }
+    else { *adv = 1; return 0xFFFD; }
+    for (size_t k = 1; k <= need; k++) {
+        if (i + k >= n) { *adv = k; return 0xFFFD; }
+        uint32_t d = s[i + k];
+        if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF)) { *adv = k; return 0xFFFD; }
+        cp = (cp << 6) | (d & 0x3F);
+    }
+    *adv = need + 1;
+    return cp;
+}
+
+#endif
