@@ -1,0 +1,35 @@
+/*
+ * bpe.h - exact byte-pair merge with tiktoken semantics (internal).
+ *
+ * Semantics (tiktoken's byte_pair_merge): start from single bytes; repeatedly merge the adjacent
+ * pair whose concatenated bytes have the lowest rank (ties: the leftmost pair) until no adjacent
+ * pair is a token. The caller first looks the whole piece up (one token if present).
+ */
+#ifndef TKM_BPE_H
+#define TKM_BPE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "vocab.h"
+
+/* Scratch memory for long pieces, reused across calls; all allocation goes through the hooks. */
+typedef struct tkm_bpe_work {
+    void *(*alloc)(void *opaque, size_t size);
+    void (*dealloc)(void *opaque, void *ptr);
+    void *opaque;
+    void *buf;
+    size_t cap;
+} tkm_bpe_work;
+
+#define TKM_BPE_NOMEM ((size_t)-1)
+
+/* Tokens in piece p[0..n), n >= 1, not looked up whole. Returns TKM_BPE_NOMEM if scratch memory
+ * could not be had. Worst case O(n log n) time, O(n) memory. */
+size_t tkm_bpe_count(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_work *w);
+
+/* Same, writing the ranks of the tokens to out[0..n) (n is an upper bound on the tokens). */
+size_t tkm_bpe_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w);
+
+/* Release the scratch memory of w. */
+void tkm_bpe_work_release(tkm_bpe_work *w);
+
+#endif
