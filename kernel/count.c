@@ -1,0 +1,283 @@
+/*
+ * count.c - the counting driver: split -> whole-piece lookup -> merge fallback -> sum.
+ *
+ * Design notes.
+ * - Ill-formed UTF-8 is handled without copying the input: the whole text is validated once
+ *   (cheap, and strict mode needs it anyway); when it is well-formed - nearly always - pieces
+ *   are looked up in place. Otherwise only pieces that contain bytes >= 0x80 are checked and, if
+ *   ill-formed, re-encoded with U+FFFD (EF BF BD) per maximal ill-formed subsequence into a
+ *   scratch buffer, which makes the count equal to tiktoken's on data.decode("utf-8","replace").
+ * - A one-byte piece is one token (every vocabulary holds all 256 bytes): no hashing.
+ * - A piece found whole in the vocabulary is one token; only the rest go through BPE.
+ * - Special tokens (allow / reject modes) are found first and split the text into segments, as
+ *   tiktoken does; pieces never span a special token.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+
+static void *default_alloc(void *opaque, size_t size) {
+    (void)opaque;
+    return malloc(size);
+}
+static void default_free(void *opaque, void *p) {
+    (void)opaque;
+    free(p);
+}
+
+void tkm_work_init(tkm_work *w, const tkm_options *opt) {
+    memset(w, 0, sizeof *w);
+    const tkm_allocator *a = opt ? opt->allocator : NULL;
+    if (a && a->alloc && a->free) {
+        w->bpe.alloc = a->alloc;
+        w->bpe.dealloc = a->free;
+        w->bpe.opaque = a->opaque;
+    } else {
+        w->bpe.alloc = default_alloc;
+        w->bpe.dealloc = default_free;
+    }
+}
+
+void tkm_work_release(tkm_work *w) {
+    tkm_bpe_work_release(&w->bpe);
+    if (w->rep) w->bpe.dealloc(w->bpe.opaque, w->rep);
+    if (w->tmp) w->bpe.dealloc(w->bpe.opaque, w->tmp);
+    w->rep = NULL;
+    w->tmp = NULL;
+    w->rep_cap = w->tmp_cap = 0;
+}
+
+static void *grow(tkm_work *w, void **buf, size_t *cap, size_t need) {
+    if (*cap >= need) return *buf;
+    size_t want = need < 256 ? 256 : need;
+    if (*buf) w->bpe.dealloc(w->bpe.opaque, *buf);
+    *buf = w->bpe.alloc(w->bpe.opaque, want);
+    *cap = *buf ? want : 0;
+    return *buf;
+}
+
+size_t tkm_utf8_first_invalid(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            /* skip ASCII eight bytes at a time */
+            while (i + 8 <= n) {
+                uint64_t x;
+                memcpy(&x, s + i, 8);
+                if (x & 0x8080808080808080ull) break;
+                i += 8;
+            }
+            while (i < n && s[i] < 0x80) i++;
+            continue;
+        }
+        size_t adv;
+        uint32_t c = tkm_utf8_decode(s, i, n, &adv);
+        if (c == 0xFFFD && !(adv == 3 && s[i] == 0xEF && s[i + 1] == 0xBF && s[i + 2] == 0xBD)) return i;
+        i += adv;
+    }
+    return n;
+}
+
+/* Re-encode piece p[0..n) with U+FFFD for each maximal ill-formed subsequence. NULL on OOM. */
+static const uint8_t *repair(tkm_work *w, const uint8_t *p, size_t n, size_t *out_n) {
+    uint8_t *r = (uint8_t *)grow(w, (void **)&w->rep, &w->rep_cap, 3 * n);
+    if (!r) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t adv;
+        uint32_t c = p[i] < 0x80 ? p[i] : tkm_utf8_decode(p, i, n, &adv);
+        if (p[i] < 0x80) adv = 1;
+        if (c == 0xFFFD) {
+            r[o++] = 0xEF;
+            r[o++] = 0xBF;
+            r[o++] = 0xBD;
+        } else {
+            memcpy(r + o, p + i, adv);
+            o += adv;
+        }
+        i += adv;
+    }
+    *out_n = o;
+    return r;
+}
+
+static tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w, tkm_sink *k) {
+    uint32_t r;
+    if (len == 1)
+        r = e->byte_rank[p[0]];
+    else
+        r = tkm_ranks_find(e->ranks, p, len);
+    if (r != TKM_RANK_NONE) {
+        if (k->n < k->cap) k->ids[k->n] = r;
+        k->n++;
+        return TKM_OK;
+    }
+    if (len >= 0x7FFFFFFFu) return TKM_ERR_UNSUPPORTED; /* one pre-token of 2 GiB or more */
+    size_t m;
+    if (!k->ids) {
+        m = tkm_bpe_count(e->ranks, p, len, &w->bpe);
+    } else if (k->cap - (k->n < k->cap ? k->n : k->cap) >= len) {
+        m = tkm_bpe_encode(e->ranks, p, len, k->ids + k->n, &w->bpe);
+    } else {
+        uint32_t *t = (uint32_t *)grow(w, (void **)&w->tmp, &w->tmp_cap, len * sizeof(uint32_t));
+        if (!t) return TKM_ERR_NO_MEMORY;
+        m = tkm_bpe_encode(e->ranks, p, len, t, &w->bpe);
+        if (m != TKM_BPE_NOMEM)
+            for (size_t i = 0; i < m && k->n + i < k->cap; i++) k->ids[k->n + i] = t[i];
+    }
+    if (m == TKM_BPE_NOMEM) return TKM_ERR_NO_MEMORY;
+    k->n += m;
+    return TKM_OK;
+}
+
+static int has_high_byte(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] >= 0x80) return 1;
+    return 0;
+}
+
+static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, tkm_work *w,
+                               tkm_sink *k) {
+    const tkm_pretok_fn next = e->next;
+    size_t pos = 0;
+    while (pos < n) {
+        size_t end = next(s, pos, n);
+        const uint8_t *p = s + pos;
+        size_t len = end - pos;
+        if (!valid && has_high_byte(p, len) && tkm_utf8_first_invalid(p, len) < len) {
+            p = repair(w, p, len, &len);
+            if (!p) return TKM_ERR_NO_MEMORY;
+        }
+        tkm_status st = emit_piece(e, p, len, w, k);
+        if (st != TKM_OK) return st;
+        pos = end;
+    }
+    return TKM_OK;
+}
+
+/* Leftmost special token at or after `from`; the longest one if several start there. */
+static int find_special(const tkm_encoding *e, const uint8_t *s, size_t from, size_t n, size_t *at,
+                        const tkm_special **which) {
+    for (size_t i = from; i < n; i++) {
+        uint8_t b = s[i];
+        if (!(e->special_first[b >> 3] & (1u << (b & 7)))) continue;
+        const tkm_special *best = NULL;
+        for (uint32_t j = 0; j < e->n_specials; j++) {
+            const tkm_special *sp = &e->specials[j];
+            if (sp->len <= n - i && (!best || sp->len > best->len) && memcmp(sp->text, s + i, sp->len) == 0)
+                best = sp;
+        }
+        if (best) {
+            *at = i;
+            *which = best;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t flags, tkm_work *w, tkm_sink *k,
+                   size_t *err_off) {
+    size_t bad = tkm_utf8_first_invalid(s, n);
+    if (bad < n && (flags & TKM_UTF8_STRICT)) {
+        *err_off = bad;
+        return TKM_ERR_INVALID_UTF8;
+    }
+    int valid = bad == n;
+    if (!(flags & (TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT)) || e->n_specials == 0)
+        return run_ordinary(e, s, n, valid, w, k);
+
+    size_t pos = 0, at;
+    const tkm_special *sp;
+    while (pos < n && find_special(e, s, pos, n, &at, &sp)) {
+        if (flags & TKM_SPECIAL_REJECT) {
+            *err_off = at;
+            return TKM_ERR_SPECIAL_TOKEN;
+        }
+        tkm_status st = run_ordinary(e, s + pos, at - pos, valid, w, k);
+        if (st != TKM_OK) return st;
+        if (k->n < k->cap) k->ids[k->n] = sp->id;
+        k->n++;
+        pos = at + sp->len;
+    }
+    return run_ordinary(e, s + pos, n - pos, valid, w, k);
+}
+
+tkm_status tkm_check_handle(const tkm_encoding *e) {
+    if (!e) return TKM_ERR_INVALID_ARGUMENT;
+    if (e->magic != TKM_MAGIC_OPEN) return TKM_ERR_INVALID_HANDLE;
+    return TKM_OK;
+}
+
+tkm_status tkm_check_options(const tkm_options *opt, uint32_t *flags) {
+    *flags = 0;
+    if (!opt) return TKM_OK;
+    if (opt->struct_size < sizeof(size_t) + sizeof(uint32_t)) return TKM_ERR_INVALID_ARGUMENT;
+    uint32_t f = opt->flags;
+    if (f & ~(uint32_t)(TKM_UTF8_STRICT | TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT)) return TKM_ERR_INVALID_ARGUMENT;
+    if ((f & TKM_SPECIAL_ALLOW) && (f & TKM_SPECIAL_REJECT)) return TKM_ERR_INVALID_ARGUMENT;
+    *flags = f;
+    return TKM_OK;
+}
+
+TKM_API tkm_status tkm_count_ex(const tkm_encoding *enc, const void *text, size_t len, const tkm_options *opt,
+                                tkm_result *result) {
+    tkm_status st = tkm_check_handle(enc);
+    if (st != TKM_OK) return st;
+    if (!result || result->struct_size < sizeof(tkm_result)) return TKM_ERR_INVALID_ARGUMENT;
+    if (!text && len) return TKM_ERR_INVALID_ARGUMENT;
+    uint32_t flags;
+    if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
+    result->tokens = 0;
+    result->bytes = 0;
+    result->error_offset = 0;
+    if (len == 0) return TKM_OK;
+    tkm_work w;
+    tkm_work_init(&w, opt);
+    tkm_sink k = {NULL, 0, 0};
+    size_t off = 0;
+    st = tkm_run(enc, (const uint8_t *)text, len, flags, &w, &k, &off);
+    tkm_work_release(&w);
+    if (st == TKM_OK) {
+        result->tokens = k.n;
+        result->bytes = len;
+    } else {
+        result->error_offset = off;
+    }
+    return st;
+}
+
+TKM_API tkm_status tkm_count(const tkm_encoding *enc, const void *text, size_t len, size_t *count) {
+    if (!count) return TKM_ERR_INVALID_ARGUMENT;
+    tkm_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    tkm_status st = tkm_count_ex(enc, text, len, NULL, &r);
+    if (st == TKM_OK) *count = r.tokens;
+    return st;
+}
+
+TKM_API tkm_status tkm_encode(const tkm_encoding *enc, const void *text, size_t len, const tkm_options *opt,
+                              uint32_t *ids, size_t capacity, size_t *n_ids) {
+    tkm_status st = tkm_check_handle(enc);
+    if (st != TKM_OK) return st;
+    if (!n_ids || (!ids && capacity) || (!text && len)) return TKM_ERR_INVALID_ARGUMENT;
+    uint32_t flags;
+    if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
+    *n_ids = 0;
+    if (len == 0) return TKM_OK;
+    tkm_work w;
+    tkm_work_init(&w, opt);
+    uint32_t dummy;
+    tkm_sink k = {ids ? ids : &dummy, ids ? capacity : 0, 0};
+    size_t off = 0;
+    st = tkm_run(enc, (const uint8_t *)text, len, flags, &w, &k, &off);
+    tkm_work_release(&w);
+    if (st != TKM_OK) {
+        *n_ids = off;
+        return st;
+    }
+    *n_ids = k.n;
+    return k.n > capacity ? TKM_ERR_BUFFER_TOO_SMALL : TKM_OK;
+}

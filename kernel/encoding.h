@@ -1,0 +1,74 @@
+/*
+ * encoding.h - the insides of a tkm_encoding handle and the counting driver (internal).
+ */
+#ifndef TKM_ENCODING_H
+#define TKM_ENCODING_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../include/tokmeter.h"
+#include "bpe.h"
+#include "pretok.h"
+#include "vocab.h"
+
+#define TKM_MAGIC_OPEN 0x746B6D65u /* "tkme" */
+#define TKM_MAGIC_FREED 0xDEADC0DEu
+
+/* A built-in encoding: what tkm_encoding_open copies into a handle. */
+typedef struct tkm_builtin {
+    const char *name;
+    tkm_pattern pattern;
+    const tkm_ranks *ranks;
+    const tkm_specials *specials;
+} tkm_builtin;
+
+struct tkm_encoding {
+    uint32_t magic;
+    tkm_pattern pattern;
+    tkm_pretok_fn next;     /* the pre-tokenizer, chosen once at open */
+    const char *name;
+    const tkm_ranks *ranks;
+    const tkm_special *specials;
+    uint32_t n_specials;
+    uint32_t n_vocab;
+    uint32_t byte_rank[256]; /* rank of each single byte (every vocabulary has all 256) */
+    uint8_t special_first[32]; /* bitmap of the first bytes of special tokens */
+    /* owned storage (tkm_encoding_load_tiktoken) */
+    int owns;
+    tkm_ranks own_ranks;
+    tkm_special *own_specials;
+    char *own_name;
+};
+
+/* Per-call working memory; released by tkm_work_release. */
+typedef struct tkm_work {
+    tkm_bpe_work bpe;
+    uint8_t *rep; /* repaired piece bytes (ill-formed UTF-8 -> U+FFFD) */
+    size_t rep_cap;
+    uint32_t *tmp; /* ids of one piece when the caller's buffer is too short */
+    size_t tmp_cap;
+} tkm_work;
+
+void tkm_work_init(tkm_work *w, const tkm_options *opt);
+void tkm_work_release(tkm_work *w);
+
+/* Where tokens go: counted only (ids == NULL), or written up to cap while n keeps counting. */
+typedef struct tkm_sink {
+    uint32_t *ids;
+    size_t cap;
+    size_t n;
+} tkm_sink;
+
+/* Index of the first ill-formed UTF-8 byte in s[0..n), or n if the text is well-formed. */
+size_t tkm_utf8_first_invalid(const uint8_t *s, size_t n);
+
+/* Tokenize s[0..n) under opt (flags already validated), adding to *k. On error, *err_off is set
+ * (offset within s) for TKM_ERR_INVALID_UTF8 / TKM_ERR_SPECIAL_TOKEN. */
+tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t flags, tkm_work *w, tkm_sink *k,
+                   size_t *err_off);
+
+/* Validation shared by the entry points. */
+tkm_status tkm_check_handle(const tkm_encoding *e);
+tkm_status tkm_check_options(const tkm_options *opt, uint32_t *flags);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * stream.c - the incremental counter for input that arrives in chunks.
+ *
+ * Design notes. The pre-tokenizers are stateless between pieces (no look-behind): a piece is
+ * determined by the text from its start onwards. So if p is a piece boundary of the whole text and
+ * the pieces before p do not change when the text is cut at p, count(text) = count(text[0..p)) +
+ * count(text[p..]). We only cut at such "safe" points, proven for all three pattern families:
+ *   A. s[p-1] is an ASCII letter or digit and s[p] == ' ': the letter/digit run (or contraction)
+ *      ending at p-1 ends there whatever follows, and nothing else can contain s[p-1].
+ *   B. s[p-1] == '\n', s[p-2] is the last byte of a code point that is not whitespace, and s[p] starts
+ *      a well-formed code point that is neither whitespace nor '/': the "\n" piece (or the
+ *      [\r\n/]* tail of a punctuation run) ends at p both in the whole text and at the cut.
+ * Both points are ASCII, so no UTF-8 sequence and no maximal ill-formed subsequence spans a cut,
+ * and strict-mode offsets stay exact. In allow/reject special-token modes a cut must also not fall
+ * inside a special-token string; built-in special tokens contain neither ' ' nor '\n', and for
+ * others cutting is disabled. Memory is bounded by the longest stretch without a safe point.
+ * Counting before the last cut is final: no later byte can change it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "unicode.h"
+
+struct tkm_stream {
+    const tkm_encoding *enc;
+    uint32_t flags;
+    int can_cut;
+    tkm_work w;
+    uint8_t *buf;
+    size_t len, cap;
+    size_t scanned; /* positions < scanned were already found not to be cuts */
+    size_t base;    /* input bytes before buf[0] */
+    size_t tokens;  /* final tokens so far */
+    tkm_status err;
+    size_t err_off;
+};
+
+static int is_alnum(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
+
+/* The code point that ends at s[e-1] (e > 0) is well-formed and not whitespace. */
+static int ends_non_space(const uint8_t *s, size_t e) {
+    size_t b = e - 1;
+    while (b > 0 && e - b < 4 && (s[b] & 0xC0) == 0x80) b--;
+    size_t adv;
+    uint32_t c = tkm_utf8_decode(s, b, e, &adv);
+    if (b + adv != e || (c == 0xFFFD && !(adv == 3 && s[b] == 0xEF))) return 0;
+    return !(tkm_uc_props(c) & TKM_UC_WS);
+}
+
+/* Is p (2 <= p, p + 4 <= n) a safe cut of s[0..n)? */
+static int is_cut(const uint8_t *s, size_t p, size_t n) {
+    if (s[p] == ' ' && is_alnum(s[p - 1])) return 1;
+    if (s[p - 1] == '\n' && s[p] != '/' && ends_non_space(s, p - 1)) {
+        size_t adv;
+        uint32_t c = s[p] < 0x80 ? s[p] : tkm_utf8_decode(s, p, n, &adv);
+        if (c == 0xFFFD && !(s[p] == 0xEF && p + 2 < n && s[p + 1] == 0xBF && s[p + 2] == 0xBD)) return 0;
+        return !(tkm_uc_props(c) & TKM_UC_WS);
+    }
+    return 0;
+}
+
+TKM_API tkm_status tkm_stream_open(const tkm_encoding *enc, const tkm_options *opt, tkm_stream **out) {
+    if (!out) return TKM_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    tkm_status st = tkm_check_handle(enc);
+    if (st != TKM_OK) return st;
+    uint32_t flags;
+    if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
+    tkm_stream *s = (tkm_stream *)calloc(1, sizeof *s);
+    if (!s) return TKM_ERR_NO_MEMORY;
+    s->enc = enc;
+    s->flags = flags;
+    s->can_cut = 1;
+    if (flags & (TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT))
+        for (uint32_t i = 0; i < enc->n_specials; i++)
+            if (memchr(enc->specials[i].text, ' ', enc->specials[i].len) ||
+                memchr(enc->specials[i].text, '\n', enc->specials[i].len))
+                s->can_cut = 0;
+    tkm_work_init(&s->w, opt);
+    *out = s;
+    return TKM_OK;
+}
+
+static tkm_status run_part(tkm_stream *s, size_t n) {
+    tkm_sink k = {NULL, 0, 0};
+    size_t off = 0;
+    tkm_status st = tkm_run(s->enc, s->buf, n, s->flags, &s->w, &k, &off);
+    if (st != TKM_OK) {
+        s->err = st;
+        s->err_off = s->base + off;
+        return st;
+    }
+    s->tokens += k.n;
+    return TKM_OK;
+}
+
+TKM_API tkm_status tkm_stream_feed(tkm_stream *s, const void *chunk, size_t len, size_t *final_tokens) {
+    if (!s || (!chunk && len)) return TKM_ERR_INVALID_ARGUMENT;
+    if (s->err != TKM_OK) return s->err;
+    if (len > SIZE_MAX - s->len) return TKM_ERR_NO_MEMORY;
+    if (s->len + len > s->cap) {
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap < s->len + len) cap = cap > SIZE_MAX / 2 ? s->len + len : cap * 2;
+        uint8_t *nb = (uint8_t *)s->w.bpe.alloc(s->w.bpe.opaque, cap);
+        if (!nb) return TKM_ERR_NO_MEMORY;
+        if (s->len) memcpy(nb, s->buf, s->len);
+        if (s->buf) s->w.bpe.dealloc(s->w.bpe.opaque, s->buf);
+        s->buf = nb;
+        s->cap = cap;
+    }
+    if (len) memcpy(s->buf + s->len, chunk, len);
+    s->len += len;
+    if (s->can_cut && s->len >= 6) {
+        size_t lo = s->scanned > 2 ? s->scanned : 2, p = s->len - 4;
+        while (p >= lo && !is_cut(s->buf, p, s->len)) p--;
+        if (p >= lo) {
+            tkm_status st = run_part(s, p);
+            if (st != TKM_OK) return st;
+            memmove(s->buf, s->buf + p, s->len - p);
+            s->len -= p;
+            s->base += p;
+        }
+        s->scanned = s->len >= 4 ? s->len - 3 : 0;
+    }
+    if (final_tokens) *final_tokens = s->tokens;
+    return TKM_OK;
+}
+
+TKM_API tkm_status tkm_stream_finish(tkm_stream *s, tkm_result *result) {
+    if (!s || !result || result->struct_size < sizeof(tkm_result)) return TKM_ERR_INVALID_ARGUMENT;
+    if (s->err == TKM_OK && s->len) {
+        if (run_part(s, s->len) == TKM_OK) {
+            s->base += s->len;
+            s->len = 0;
+        }
+    }
+    result->tokens = s->err == TKM_OK ? s->tokens : 0;
+    result->bytes = s->base;
+    result->error_offset = s->err == TKM_OK ? 0 : s->err_off;
+    return s->err;
+}
+
+TKM_API void tkm_stream_free(tkm_stream *s) {
+    if (!s) return;
+    if (s->buf) s->w.bpe.dealloc(s->w.bpe.opaque, s->buf);
+    tkm_work_release(&s->w);
+    free(s);
+}
