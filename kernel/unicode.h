@@ -21,7 +21,12 @@ enum {
 };
 #define TKM_UC_L (TKM_UC_LU | TKM_UC_LL | TKM_UC_LT | TKM_UC_LM | TKM_UC_LO)
 
-/* Two-stage table: block index per 256 code points, then 256 flag bytes per distinct block. */
+/*
+ * Two-stage table: tkm_uc_stage1[cp >> 8] is a block number b; the flags of cp are
+ * tkm_uc_stage2[b * 256 + (cp & 0xFF)]. Identical 256-code-point blocks are stored once.
+ * Unassigned code points, surrogates, private use and noncharacters have no flags.
+ * tests/test_unicode.c checks every code point against PCRE2 and the Unicode 15.0 UCD.
+ */
 extern const uint16_t tkm_uc_stage1[0x110000 >> 8];
 extern const uint8_t tkm_uc_stage2[];
 #define TKM_UNICODE_VERSION "16.0.0"

@@ -61,6 +61,9 @@ static inline const uint8_t *tkm_ranks_bytes(const tkm_ranks *v, uint32_t r, siz
  * Returns 0 on success, or a negative code: -1 out of memory, -2 malformed (bad base64, bad rank,
  * duplicate rank, duplicate bytes, empty token, rank >= 2^31). err_line (may be NULL) gets the
  * 1-based line of a malformed entry. The sha256 is computed over the file bytes as given.
+ * Strictness (details in vocab_build.c): exactly one space between BASE64 and RANK, canonical
+ * padded base64, no blank lines, at least one entry, max rank < n_tokens + 2^20 (else -2). On
+ * failure *out is zeroed. alloc/dealloc must not be NULL (else -1); one block is allocated.
  */
 int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t), void (*dealloc)(void *, void *),
                     void *opaque, tkm_ranks *out, size_t *err_line);
@@ -68,5 +71,34 @@ void tkm_ranks_destroy(tkm_ranks *v, void (*dealloc)(void *, void *), void *opaq
 
 /* SHA-256 (FIPS 180-4), used for vocabulary identity. */
 void tkm_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* One special token: text[0..len) (also NUL-terminated) has id. */
+typedef struct tkm_special {
+    const char *text;
+    uint32_t len;
+    uint32_t id;
+} tkm_special;
+
+/* The special tokens of an encoding, in the order of vocab/<name>.specials (two texts may share an
+ * id: o200k_harmony's <|reserved_200018|> and <|endofprompt|>). n_vocab = max(ranks' n_ranks,
+ * max special id + 1), checked against tiktoken's value when the table is generated. */
+typedef struct tkm_specials {
+    const tkm_special *items;
+    uint32_t count;
+    uint32_t n_vocab;
+} tkm_specials;
+
+/* Compiled-in tables (generated at build time by tools/vocabc.c from vocab/, see cmake/vocab.cmake).
+ * p50k_edit uses tkm_ranks_p50k_base; o200k_harmony uses tkm_ranks_o200k_base. */
+extern const tkm_ranks tkm_ranks_r50k_base;
+extern const tkm_ranks tkm_ranks_p50k_base;
+extern const tkm_ranks tkm_ranks_cl100k_base;
+extern const tkm_ranks tkm_ranks_o200k_base;
+extern const tkm_specials tkm_specials_r50k_base;
+extern const tkm_specials tkm_specials_p50k_base;
+extern const tkm_specials tkm_specials_p50k_edit;
+extern const tkm_specials tkm_specials_cl100k_base;
+extern const tkm_specials tkm_specials_o200k_base;
+extern const tkm_specials tkm_specials_o200k_harmony;
 
 #endif

@@ -1,0 +1,247 @@
+/*
+ * vocab_build.c - parse a .tiktoken file and build a tkm_ranks table (see vocab.h).
+ *
+ * Grammar (strict): file = line*; line = BASE64 " " RANK EOL, EOL = "\n" | "\r\n" | end of file
+ * (the last line only). BASE64 is the standard alphabet (A-Z a-z 0-9 + /), a multiple of 4 chars,
+ * '=' padding only at the end, unused bits of the last symbol zero (canonical), decoding to >= 1
+ * byte. RANK is one or more ASCII digits (leading zeros allowed), value < 2^31. Blank lines, other
+ * whitespace, a file without entries, duplicate ranks, duplicate token bytes, and a max rank
+ * >= n_tokens + 2^20 (a table of mostly gaps; refused before allocating it) are malformed (-2).
+ * err_line: the first line with a syntax error; else the second line of a duplicate rank; else the
+ * later line of a duplicate-bytes pair; for an empty file 1.
+ *
+ * Passes: (1) validate every line, count entries, total bytes, max rank; (2) record each rank's
+ * length in offsets[] and detect duplicate ranks; prefix-sum into offsets; (3) decode the token
+ * bytes into rank order; (4) insert ranks 0..n_ranks-1 in ascending order into the slot table.
+ * The result depends only on the file contents, so a table generated on one host (tools/vocabc.c)
+ * is identical to one built at run time anywhere.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vocab.h"
+
+#define TKM_VB_MALFORMED (-2)
+#define TKM_VB_NOMEM (-1)
+#define TKM_VB_UNSET 0xFFFFFFFFu
+#define TKM_VB_MAX_GAPS (1u << 20) /* max rank must be < n_tokens + 2^20 */
+
+/* 0..63 for a base64 symbol, 64 for '=', 255 otherwise. */
+static unsigned tkm_b64_value(uint8_t c) {
+    if (c >= 'A' && c <= 'Z') return (unsigned)(c - 'A');
+    if (c >= 'a' && c <= 'z') return (unsigned)(c - 'a') + 26u;
+    if (c >= '0' && c <= '9') return (unsigned)(c - '0') + 52u;
+    if (c == '+') return 62u;
+    if (c == '/') return 63u;
+    if (c == '=') return 64u;
+    return 255u;
+}
+
+/*
+ * Validate base64 text s[0..n) and return its decoded length, or 0 if it is malformed (a valid
+ * text always decodes to >= 1 byte here, since empty tokens are rejected). If out is not NULL the
+ * bytes are written there.
+ */
+static size_t tkm_b64_decode(const uint8_t *s, size_t n, uint8_t *out) {
+    if (n == 0 || n % 4 != 0) return 0;
+    size_t pad = 0;
+    if (s[n - 1] == '=') pad = (s[n - 2] == '=') ? 2 : 1;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        unsigned v[4];
+        int last = (i + 4 == n);
+        for (unsigned k = 0; k < 4; k++) {
+            v[k] = tkm_b64_value(s[i + k]);
+            if (v[k] == 255u) return 0;
+            if (v[k] == 64u) {
+                /* '=' only in the final group, only in the last `pad` positions */
+                if (!last || k < 4 - pad) return 0;
+                v[k] = 0;
+            }
+        }
+        uint32_t w = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+        size_t nb = last ? 3 - pad : 3;
+        if (last && pad == 2 && (v[1] & 0x0Fu)) return 0; /* non-canonical: unused bits set */
+        if (last && pad == 1 && (v[2] & 0x03u)) return 0;
+        if (out) {
+            out[o] = (uint8_t)(w >> 16);
+            if (nb > 1) out[o + 1] = (uint8_t)(w >> 8);
+            if (nb > 2) out[o + 2] = (uint8_t)w;
+        }
+        o += nb;
+    }
+    return o;
+}
+
+typedef struct tkm_vb_line {
+    const uint8_t *b64;
+    size_t b64_len;
+    size_t tok_len; /* decoded length */
+    uint32_t rank;
+} tkm_vb_line;
+
+/*
+ * Parse (and validate, base64 included) the line starting at *pos (pos < len). On success fills
+ * *ln, advances *pos past the EOL and returns 0; otherwise returns -2.
+ */
+static int tkm_vb_parse_line(const uint8_t *d, size_t len, size_t *pos, tkm_vb_line *ln) {
+    size_t p = *pos;
+    size_t start = p;
+    while (p < len && d[p] != ' ' && d[p] != '\n' && d[p] != '\r') p++;
+    if (p == len || d[p] != ' ') return TKM_VB_MALFORMED;
+    ln->b64 = d + start;
+    ln->b64_len = p - start;
+    ln->tok_len = tkm_b64_decode(ln->b64, ln->b64_len, NULL);
+    if (ln->tok_len == 0) return TKM_VB_MALFORMED;
+    p++; /* the space */
+    uint64_t r = 0;
+    size_t digits = 0;
+    while (p < len && d[p] >= '0' && d[p] <= '9') {
+        r = r * 10u + (uint64_t)(d[p] - '0'); /* r < 2^31 before: no overflow */
+        if (r >= 0x80000000u) return TKM_VB_MALFORMED;
+        p++;
+        digits++;
+    }
+    if (digits == 0) return TKM_VB_MALFORMED;
+    if (p < len) {
+        if (d[p] == '\r') {
+            if (p + 1 >= len || d[p + 1] != '\n') return TKM_VB_MALFORMED;
+            p += 2;
+        } else if (d[p] == '\n') {
+            p += 1;
+        } else {
+            return TKM_VB_MALFORMED;
+        }
+    }
+    ln->rank = (uint32_t)r;
+    *pos = p;
+    return 0;
+}
+
+/* Line (1-based) of the entry with rank r; 0 if not found (cannot happen after pass 1). */
+static size_t tkm_vb_line_of_rank(const uint8_t *d, size_t len, uint32_t r) {
+    size_t pos = 0, line = 1;
+    tkm_vb_line ln;
+    while (pos < len) {
+        if (tkm_vb_parse_line(d, len, &pos, &ln) != 0) return 0;
+        if (ln.rank == r) return line;
+        line++;
+    }
+    return 0;
+}
+
+static int tkm_vb_fail(tkm_ranks *out, size_t *err_line, size_t line, int code) {
+    memset(out, 0, sizeof *out);
+    if (err_line) *err_line = line;
+    return code;
+}
+
+int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t), void (*dealloc)(void *, void *),
+                    void *opaque, tkm_ranks *out, size_t *err_line) {
+    const uint8_t *d = (const uint8_t *)data;
+    if (err_line) *err_line = 0;
+    if (!out) return TKM_VB_MALFORMED;
+    if (!alloc || !dealloc) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
+    if (len == 0 || !d) return tkm_vb_fail(out, err_line, 1, TKM_VB_MALFORMED);
+
+    /* Pass 1: syntax, counts. */
+    size_t pos = 0, line = 0, n_tokens = 0, max_rank_line = 1;
+    uint64_t total = 0;
+    uint32_t max_rank = 0, max_len = 0;
+    tkm_vb_line ln;
+    while (pos < len) {
+        line++;
+        if (tkm_vb_parse_line(d, len, &pos, &ln) != 0) return tkm_vb_fail(out, err_line, line, TKM_VB_MALFORMED);
+        n_tokens++;
+        total += ln.tok_len;
+        if (ln.rank > max_rank) {
+            max_rank = ln.rank;
+            max_rank_line = line;
+        }
+        if (ln.tok_len > max_len) max_len = (uint32_t)ln.tok_len;
+    }
+    /* offsets are 32-bit; n_tokens <= n_ranks <= 2^31 */
+    if (total > 0xFFFFFFFEu) return tkm_vb_fail(out, err_line, line, TKM_VB_MALFORMED);
+
+    /* A table that would be mostly gaps is refused before allocating n_ranks offsets. */
+    if ((uint64_t)max_rank >= (uint64_t)n_tokens + TKM_VB_MAX_GAPS)
+        return tkm_vb_fail(out, err_line, max_rank_line, TKM_VB_MALFORMED);
+    uint32_t n_ranks = max_rank + 1u; /* n_tokens > n_ranks means a repeated rank: pass 2 reports it */
+    uint64_t slots = 2;
+    while (slots < 2u * (uint64_t)n_tokens) slots <<= 1;
+    uint64_t need = ((uint64_t)n_ranks + 1u) * 4u + slots * 4u + total + 1u;
+    if (need > (uint64_t)SIZE_MAX) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
+    uint8_t *block = (uint8_t *)alloc(opaque, (size_t)need);
+    if (!block) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
+    uint32_t *offsets = (uint32_t *)(void *)block;
+    uint32_t *slot = offsets + (size_t)n_ranks + 1u;
+    uint8_t *bytes = (uint8_t *)(slot + (size_t)slots);
+    uint32_t mask = (uint32_t)(slots - 1u);
+
+    /* Pass 2: lengths by rank; duplicate ranks. */
+    for (size_t r = 0; r <= n_ranks; r++) offsets[r] = TKM_VB_UNSET;
+    pos = 0;
+    line = 0;
+    while (pos < len) {
+        line++;
+        (void)tkm_vb_parse_line(d, len, &pos, &ln); /* validated in pass 1 */
+        if (offsets[ln.rank] != TKM_VB_UNSET) {
+            dealloc(opaque, block);
+            return tkm_vb_fail(out, err_line, line, TKM_VB_MALFORMED);
+        }
+        offsets[ln.rank] = (uint32_t)ln.tok_len;
+    }
+    uint32_t sum = 0;
+    for (uint32_t r = 0; r < n_ranks; r++) {
+        uint32_t l = offsets[r] == TKM_VB_UNSET ? 0 : offsets[r];
+        offsets[r] = sum;
+        sum += l;
+    }
+    offsets[n_ranks] = sum;
+
+    /* Pass 3: bytes in rank order. */
+    pos = 0;
+    while (pos < len) {
+        (void)tkm_vb_parse_line(d, len, &pos, &ln);
+        (void)tkm_b64_decode(ln.b64, ln.b64_len, bytes + offsets[ln.rank]);
+    }
+    bytes[sum] = 0; /* the spare byte: keeps the block non-empty and the layout like vocabc's */
+
+    /* Pass 4: slot table, ranks inserted in ascending order; duplicate bytes. */
+    for (uint64_t i = 0; i < slots; i++) slot[i] = TKM_RANK_NONE;
+    for (uint32_t r = 0; r < n_ranks; r++) {
+        uint32_t a = offsets[r], b = offsets[r + 1];
+        if (a == b) continue; /* gap */
+        uint32_t i = (uint32_t)tkm_vocab_hash(bytes + a, b - a) & mask;
+        for (;;) {
+            uint32_t q = slot[i];
+            if (q == TKM_RANK_NONE) {
+                slot[i] = r;
+                break;
+            }
+            if (offsets[q + 1] - offsets[q] == b - a && memcmp(bytes + offsets[q], bytes + a, b - a) == 0) {
+                size_t l1 = tkm_vb_line_of_rank(d, len, q), l2 = tkm_vb_line_of_rank(d, len, r);
+                dealloc(opaque, block);
+                return tkm_vb_fail(out, err_line, l1 > l2 ? l1 : l2, TKM_VB_MALFORMED);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    out->bytes = bytes;
+    out->offsets = offsets;
+    out->slots = slot;
+    out->n_ranks = n_ranks;
+    out->n_tokens = (uint32_t)n_tokens;
+    out->mask = mask;
+    out->max_len = max_len;
+    tkm_sha256(d, len, out->sha256);
+    return 0;
+}
+
+void tkm_ranks_destroy(tkm_ranks *v, void (*dealloc)(void *, void *), void *opaque) {
+    if (!v) return;
+    if (v->offsets && dealloc) dealloc(opaque, (void *)(uintptr_t)v->offsets);
+    memset(v, 0, sizeof *v);
+}

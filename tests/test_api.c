@@ -1,0 +1,292 @@
+/*
+ * test_api.c - the public API contract: handles, models, info, options, errors, encode/decode.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "tokmeter.h"
+
+static tkm_encoding *open_enc(const char *name) {
+    tkm_encoding *e = NULL;
+    cr_assert_eq(tkm_encoding_open(name, &e), TKM_OK, "open %s", name);
+    cr_assert_not_null(e);
+    return e;
+}
+
+static size_t count_of(const tkm_encoding *e, const char *s) {
+    size_t n = 12345;
+    cr_assert_eq(tkm_count(e, s, strlen(s), &n), TKM_OK);
+    return n;
+}
+
+Test(api, version) {
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", TKM_VERSION_MAJOR, TKM_VERSION_MINOR, TKM_VERSION_PATCH);
+    cr_assert_str_eq(tkm_version_string(), want);
+    cr_assert_eq(tkm_version_number(), (unsigned)TKM_VERSION_NUMBER);
+}
+
+Test(api, status_strings_cover_every_code) {
+    for (int s = TKM_OK; s <= TKM_ERR_INTERNAL; s++) {
+        const char *m = tkm_status_string((tkm_status)s);
+        cr_assert_not_null(m);
+        cr_assert_str_neq(m, "unknown status", "status %d has no message", s);
+    }
+    cr_assert_str_eq(tkm_status_string((tkm_status)999), "unknown status");
+    cr_assert_str_eq(tkm_status_string(TKM_OK), "success");
+}
+
+Test(api, open_every_builtin_and_info) {
+    static const struct {
+        const char *name;
+        uint32_t n_vocab, n_specials;
+        tkm_pattern pat;
+        const char *sha;
+    } want[] = {
+        {"o200k_base", 200019, 2, TKM_PATTERN_O200K, "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"},
+        {"cl100k_base", 100277, 5, TKM_PATTERN_CL100K, "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"},
+        {"o200k_harmony", 201088, 1091, TKM_PATTERN_O200K, "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"},
+        {"p50k_base", 50281, 1, TKM_PATTERN_GPT2, "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069"},
+        {"p50k_edit", 50284, 4, TKM_PATTERN_GPT2, "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069"},
+        {"r50k_base", 50257, 1, TKM_PATTERN_GPT2, "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"},
+    };
+    size_t listed = 0;
+    for (const char *const *n = tkm_encoding_names(); *n; n++) listed++;
+    cr_assert_eq(listed, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        tkm_encoding *e = open_enc(want[i].name);
+        tkm_encoding_info info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        cr_assert_eq(tkm_encoding_info_get(e, &info), TKM_OK);
+        cr_assert_str_eq(info.name, want[i].name);
+        cr_assert_eq(info.n_vocab, want[i].n_vocab, "%s n_vocab %u", want[i].name, info.n_vocab);
+        cr_assert_eq(info.n_specials, want[i].n_specials, "%s n_specials %u", want[i].name, info.n_specials);
+        cr_assert_eq(info.pattern, want[i].pat);
+        cr_assert_str_eq(info.vocab_sha256, want[i].sha);
+        tkm_encoding_free(e);
+    }
+    tkm_encoding *g = open_enc("gpt2");
+    tkm_encoding_info info = {sizeof info, 0, 0, 0, 0, 0, 0, {0}};
+    cr_assert_eq(tkm_encoding_info_get(g, &info), TKM_OK);
+    cr_assert_str_eq(info.name, "r50k_base");
+    tkm_encoding_free(g);
+}
+
+Test(api, bad_arguments_are_errors_not_counts) {
+    tkm_encoding *e = NULL;
+    cr_assert_eq(tkm_encoding_open("no_such_encoding", &e), TKM_ERR_UNKNOWN_ENCODING);
+    cr_assert_null(e);
+    cr_assert_eq(tkm_encoding_open(NULL, &e), TKM_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(tkm_encoding_open("o200k_base", NULL), TKM_ERR_INVALID_ARGUMENT);
+    e = open_enc("o200k_base");
+    size_t n = 77;
+    cr_assert_eq(tkm_count(NULL, "x", 1, &n), TKM_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(tkm_count(e, NULL, 1, &n), TKM_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(tkm_count(e, "x", 1, NULL), TKM_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(n, 77, "an error must not write a count");
+    cr_assert_eq(tkm_count(e, NULL, 0, &n), TKM_OK);
+    cr_assert_eq(n, 0);
+    tkm_options o = {sizeof o, 0xFF00u, 0, NULL};
+    tkm_result r = {sizeof r, 0, 0, 0};
+    cr_assert_eq(tkm_count_ex(e, "x", 1, &o, &r), TKM_ERR_INVALID_ARGUMENT);
+    o.flags = TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT;
+    cr_assert_eq(tkm_count_ex(e, "x", 1, &o, &r), TKM_ERR_INVALID_ARGUMENT);
+    tkm_result small = {1, 0, 0, 0};
+    cr_assert_eq(tkm_count_ex(e, "x", 1, NULL, &small), TKM_ERR_INVALID_ARGUMENT);
+    /* a foreign object is not a handle */
+    tkm_encoding fake;
+    memset(&fake, 0, sizeof fake);
+    cr_assert_eq(tkm_count(&fake, "x", 1, &n), TKM_ERR_INVALID_HANDLE);
+    tkm_encoding_free(e);
+    tkm_encoding_free(NULL);
+}
+
+Test(api, known_counts) {
+    tkm_encoding *o = open_enc("o200k_base"), *c = open_enc("cl100k_base"), *r = open_enc("r50k_base");
+    /* tiktoken: enc.encode("hello world") */
+    uint32_t ids[8];
+    size_t n = 0;
+    cr_assert_eq(tkm_encode(c, "hello world", 11, NULL, ids, 8, &n), TKM_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(ids[0], 15339);
+    cr_assert_eq(ids[1], 1917);
+    cr_assert_eq(tkm_encode(o, "hello world", 11, NULL, ids, 8, &n), TKM_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(ids[0], 24912);
+    cr_assert_eq(ids[1], 2375);
+    cr_assert_eq(tkm_encode(r, "hello world", 11, NULL, ids, 8, &n), TKM_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(ids[0], 31373);
+    cr_assert_eq(ids[1], 995);
+    cr_assert_eq(count_of(o, ""), 0);
+    tkm_encoding_free(o);
+    tkm_encoding_free(c);
+    tkm_encoding_free(r);
+}
+
+Test(api, encode_sizing_and_decode_roundtrip) {
+    tkm_encoding *e = open_enc("cl100k_base");
+    const char *s = "The quick brown fox jumps over the lazy dog. \xF0\x9F\x98\x80 \xE4\xB8\xAD\xE6\x96\x87 'LL";
+    size_t len = strlen(s), need = 0;
+    cr_assert_eq(tkm_encode(e, s, len, NULL, NULL, 0, &need), TKM_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(need, count_of(e, s));
+    uint32_t *ids = malloc(need * sizeof *ids);
+    size_t got = 0;
+    cr_assert_eq(tkm_encode(e, s, len, NULL, ids, need - 1, &got), TKM_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(got, need);
+    cr_assert_eq(tkm_encode(e, s, len, NULL, ids, need, &got), TKM_OK);
+    cr_assert_eq(got, need);
+    char out[256];
+    size_t nb = 0;
+    cr_assert_eq(tkm_decode(e, ids, got, out, sizeof out, &nb), TKM_OK);
+    cr_assert_eq(nb, len);
+    cr_assert_eq(memcmp(out, s, len), 0);
+    cr_assert_eq(tkm_decode(e, ids, got, out, 3, &nb), TKM_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(nb, len);
+    uint32_t bad[2] = {ids[0], 100261}; /* a gap between cl100k's special ids */
+    cr_assert_eq(tkm_decode(e, bad, 2, out, sizeof out, &nb), TKM_ERR_INVALID_TOKEN);
+    cr_assert_eq(nb, 1);
+    uint32_t special = 100257;
+    cr_assert_eq(tkm_decode(e, &special, 1, out, sizeof out, &nb), TKM_OK);
+    cr_assert_eq(nb, 13);
+    cr_assert_eq(memcmp(out, "<|endoftext|>", 13), 0);
+    free(ids);
+    tkm_encoding_free(e);
+}
+
+Test(api, invalid_utf8_replace_and_strict) {
+    tkm_encoding *e = open_enc("o200k_base");
+    /* replacement: each maximal ill-formed subsequence counts like U+FFFD */
+    const char bad[] = "ab\xE2\x82 cd\xFF";
+    const char fixed[] = "ab\xEF\xBF\xBD cd\xEF\xBF\xBD";
+    size_t a = 0, b = 0;
+    cr_assert_eq(tkm_count(e, bad, sizeof bad - 1, &a), TKM_OK);
+    cr_assert_eq(tkm_count(e, fixed, sizeof fixed - 1, &b), TKM_OK);
+    cr_assert_eq(a, b);
+    uint32_t ia[16], ib[16];
+    size_t na, nb;
+    cr_assert_eq(tkm_encode(e, bad, sizeof bad - 1, NULL, ia, 16, &na), TKM_OK);
+    cr_assert_eq(tkm_encode(e, fixed, sizeof fixed - 1, NULL, ib, 16, &nb), TKM_OK);
+    cr_assert_eq(na, nb);
+    cr_assert_eq(memcmp(ia, ib, na * sizeof ia[0]), 0);
+    tkm_options o = {sizeof o, TKM_UTF8_STRICT, 0, NULL};
+    tkm_result r = {sizeof r, 99, 99, 99};
+    cr_assert_eq(tkm_count_ex(e, bad, sizeof bad - 1, &o, &r), TKM_ERR_INVALID_UTF8);
+    cr_assert_eq(r.error_offset, 2);
+    cr_assert_eq(r.tokens, 0);
+    cr_assert_eq(tkm_count_ex(e, fixed, sizeof fixed - 1, &o, &r), TKM_OK);
+    cr_assert_eq(r.tokens, b);
+    /* strict: surrogates, overlongs and > U+10FFFF are errors at their first byte */
+    const char *cases[] = {"x\xED\xA0\x80", "xy\xC0\xAF", "\xF4\x90\x80\x80", "abc\xE0\x80\x80"};
+    size_t offs[] = {1, 2, 0, 3};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(tkm_count_ex(e, cases[i], strlen(cases[i]), &o, &r), TKM_ERR_INVALID_UTF8);
+        cr_assert_eq(r.error_offset, offs[i], "case %d offset %zu", i, r.error_offset);
+    }
+    /* a BOM is an ordinary character, in both modes */
+    cr_assert_eq(tkm_count_ex(e, "\xEF\xBB\xBFhi", 5, &o, &r), TKM_OK);
+    cr_assert_gt(r.tokens, 1);
+    tkm_encoding_free(e);
+}
+
+Test(api, special_tokens_modes) {
+    tkm_encoding *e = open_enc("cl100k_base");
+    const char *s = "hi<|endoftext|>there";
+    size_t len = strlen(s);
+    uint32_t ids[32];
+    size_t n;
+    /* default: ordinary text */
+    cr_assert_eq(tkm_encode(e, s, len, NULL, ids, 32, &n), TKM_OK);
+    cr_assert_gt(n, 3);
+    for (size_t i = 0; i < n; i++) cr_assert_neq(ids[i], 100257);
+    /* allow: one special token */
+    tkm_options o = {sizeof o, TKM_SPECIAL_ALLOW, 0, NULL};
+    cr_assert_eq(tkm_encode(e, s, len, &o, ids, 32, &n), TKM_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(ids[1], 100257);
+    /* reject: an error with the offset */
+    o.flags = TKM_SPECIAL_REJECT;
+    tkm_result r = {sizeof r, 0, 0, 0};
+    cr_assert_eq(tkm_count_ex(e, s, len, &o, &r), TKM_ERR_SPECIAL_TOKEN);
+    cr_assert_eq(r.error_offset, 2);
+    cr_assert_eq(tkm_count_ex(e, "plain", 5, &o, &r), TKM_OK);
+    tkm_encoding_free(e);
+    /* harmony: two texts share id 200018 */
+    e = open_enc("o200k_harmony");
+    o.flags = TKM_SPECIAL_ALLOW;
+    const char *h = "<|start|>user<|message|>x<|endofprompt|><|reserved_200018|>";
+    cr_assert_eq(tkm_encode(e, h, strlen(h), &o, ids, 32, &n), TKM_OK);
+    cr_assert_eq(n, 6);
+    cr_assert_eq(ids[0], 200006);
+    cr_assert_eq(ids[2], 200008);
+    cr_assert_eq(ids[4], 200018);
+    cr_assert_eq(ids[5], 200018);
+    tkm_encoding_free(e);
+}
+
+Test(api, models) {
+    static const char *const map[][2] = {
+        {"gpt-4o", "o200k_base"}, {"gpt-4o-mini-2024-07-18", "o200k_base"}, {"gpt-5", "o200k_base"},
+        {"gpt-5-mini", "o200k_base"}, {"gpt-5.1", "o200k_base"}, {"gpt-4.1-nano", "o200k_base"},
+        {"o1", "o200k_base"}, {"o1-mini", "o200k_base"}, {"o3-mini-2025-01-31", "o200k_base"},
+        {"o4-mini", "o200k_base"}, {"chatgpt-4o-latest", "o200k_base"}, {"gpt-4", "cl100k_base"},
+        {"gpt-4-turbo-2024-04-09", "cl100k_base"}, {"gpt-4-32k", "cl100k_base"}, {"gpt-3.5-turbo", "cl100k_base"},
+        {"gpt-3.5-turbo-16k", "cl100k_base"}, {"gpt-35-turbo", "cl100k_base"},
+        {"text-embedding-3-small", "cl100k_base"}, {"text-embedding-ada-002", "cl100k_base"},
+        {"gpt-oss-120b", "o200k_harmony"}, {"gpt-oss-20b", "o200k_harmony"}, {"text-davinci-003", "p50k_base"},
+        {"code-davinci-002", "p50k_base"}, {"text-davinci-edit-001", "p50k_edit"}, {"davinci", "r50k_base"},
+        {"text-ada-001", "r50k_base"}, {"gpt2", "r50k_base"}, {"ft:gpt-4o-mini:org::id", "o200k_base"},
+        {"ft:gpt-3.5-turbo-0613:org::id", "cl100k_base"}, {"davinci-002", "cl100k_base"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        const char *name = NULL;
+        cr_assert_eq(tkm_model_encoding_name(map[i][0], &name), TKM_OK, "%s", map[i][0]);
+        cr_assert_str_eq(name, map[i][1], "%s -> %s", map[i][0], name);
+    }
+    const char *name = NULL;
+    cr_assert_eq(tkm_model_encoding_name("llama-3", &name), TKM_ERR_UNKNOWN_MODEL);
+    tkm_encoding *e = NULL;
+    cr_assert_eq(tkm_encoding_open_for_model("claude-3", &e), TKM_ERR_UNKNOWN_MODEL);
+    cr_assert_null(e);
+    cr_assert_eq(tkm_encoding_open_for_model("gpt-4o", &e), TKM_OK);
+    tkm_encoding_free(e);
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    *len = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    return b;
+}
+
+Test(api, runtime_loaded_vocab_counts_like_builtin) {
+    size_t len;
+    char *data = read_file(TKM_SOURCE_DIR "/vocab/cl100k_base.tiktoken", &len);
+    cr_assert_not_null(data);
+    tkm_special_token sp[] = {{"<|endoftext|>", 100257}};
+    tkm_encoding *u = NULL, *b = open_enc("cl100k_base");
+    cr_assert_eq(tkm_encoding_load_tiktoken(data, len, TKM_PATTERN_CL100K, sp, 1, "mine", &u), TKM_OK);
+    tkm_encoding_info ui = {sizeof ui, 0, 0, 0, 0, 0, 0, {0}}, bi = ui;
+    cr_assert_eq(tkm_encoding_info_get(u, &ui), TKM_OK);
+    cr_assert_eq(tkm_encoding_info_get(b, &bi), TKM_OK);
+    cr_assert_str_eq(ui.name, "mine");
+    cr_assert_str_eq(ui.vocab_sha256, bi.vocab_sha256);
+    cr_assert_eq(ui.n_vocab, 100258);
+    const char *t = "Counting tokens exactly: 12345 \xE2\x80\x94 naive caf\xC3\xA9 'S";
+    cr_assert_eq(count_of(u, t), count_of(b, t));
+    cr_assert_eq(tkm_encoding_load_tiktoken("!!!! 0\n", 7, TKM_PATTERN_CL100K, NULL, 0, NULL, &u), TKM_ERR_BAD_VOCAB);
+    cr_assert_eq(tkm_encoding_load_tiktoken(data, len, (tkm_pattern)9, NULL, 0, NULL, &u), TKM_ERR_INVALID_ARGUMENT);
+    /* a vocabulary without all 256 single bytes cannot finish BPE: rejected */
+    cr_assert_eq(tkm_encoding_load_tiktoken("YQ== 0\nYg== 1\n", 14, TKM_PATTERN_GPT2, NULL, 0, NULL, &u), TKM_ERR_BAD_VOCAB);
+    free(data);
+    tkm_encoding_free(b);
+}
