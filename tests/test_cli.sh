@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# tests/test_cli.sh - the tokmeter command behaves like a good Unix tool.
+# Usage: test_cli.sh PATH/TO/tokmeter SOURCE_DIR CORPUS_DIR
+# Expected counts of tests/data/sample.txt come from the reference (npm tiktoken 1.0.22,
+# encode_ordinary), recorded when the sample was written.
+set -u
+TKM=$1; SRC=$2; CORPUS=$3
+SAMPLE=$SRC/tests/data/sample.txt
+T=$(mktemp -d); trap 'chmod -R u+rwx "$T"; rm -rf "$T"' EXIT
+pass=0; fail=0
+ok()   { pass=$((pass+1)); }
+bad()  { fail=$((fail+1)); echo "FAIL: $*"; }
+expect_eq() { [[ "$1" == "$2" ]] && ok || bad "$3: got [$1] want [$2]"; }
+
+# counts per encoding (reference values)
+declare -A want=([o200k_base]=67 [cl100k_base]=71 [r50k_base]=94 [p50k_base]=94 [p50k_edit]=94 [o200k_harmony]=67 [gpt2]=94)
+for e in "${!want[@]}"; do
+  expect_eq "$("$TKM" -e "$e" "$SAMPLE")" "${want[$e]} $SAMPLE" "count -e $e"
+done
+expect_eq "$("$TKM" "$SAMPLE")" "67 $SAMPLE" "default encoding is o200k_base"
+expect_eq "$("$TKM" -m gpt-4 < "$SAMPLE")" "71" "stdin, -m gpt-4"
+expect_eq "$("$TKM" -m gpt-oss-20b - < "$SAMPLE")" "67 -" "'-' is stdin, gpt-oss -> harmony"
+expect_eq "$("$TKM" --encoding=cl100k_base "$SAMPLE" "$SAMPLE" | tail -1)" "142 total" "total line"
+expect_eq "$("$TKM" --json -e cl100k_base "$SAMPLE")" "{\"file\":\"$SAMPLE\",\"encoding\":\"cl100k_base\",\"tokens\":71,\"bytes\":$(stat -c %s "$SAMPLE")}" "json"
+expect_eq "$(printf 'hello world' | "$TKM" --ids -e cl100k_base)" "15339 1917" "--ids"
+expect_eq "$(printf 'hello world' | "$TKM" --ids --json -e cl100k_base)" '{"file":"-","encoding":"cl100k_base","ids":[15339,1917],"tokens":2,"bytes":11}' "--ids --json"
+expect_eq "$(printf '' | "$TKM")" "0" "empty input"
+"$TKM" --version | grep -Eq '^tokmeter [0-9]+\.[0-9]+\.[0-9]+$' && ok || bad "--version"
+"$TKM" --list | grep -q 'gpt-4o.*o200k_base' && ok || bad "--list models"
+"$TKM" --list | grep -q 'cl100k_base.*n_vocab 100277' && ok || bad "--list encodings"
+"$TKM" --help | grep -q 'usage:' && ok || bad "--help"
+
+# special tokens and strict UTF-8
+expect_eq "$(printf 'a<|endoftext|>b' | "$TKM" -e cl100k_base --ids --special allow)" "64 100257 65" "--special allow"
+printf 'a<|endoftext|>b' | "$TKM" --special reject >"$T/out" 2>"$T/err"; rc=$?
+expect_eq "$rc" 1 "--special reject exit"; grep -q 'special token at byte offset 1' "$T/err" && ok || bad "reject message"
+[[ ! -s "$T/out" ]] && ok || bad "reject printed a count"
+printf 'ok \xff bad' | "$TKM" --strict >"$T/out" 2>"$T/err"; rc=$?
+expect_eq "$rc" 1 "--strict exit"; grep -q 'invalid UTF-8 at byte offset 3' "$T/err" && ok || bad "strict message: $(cat "$T/err")"
+[[ ! -s "$T/out" ]] && ok || bad "strict printed a count"
+expect_eq "$(printf 'ok \xff bad' | "$TKM")" "$(printf 'ok \xef\xbf\xbd bad' | "$TKM")" "replacement policy"
+
+# failure modes: missing file, directory, unreadable, bad option, unknown encoding/model
+"$TKM" "$T/nope" >"$T/out" 2>"$T/err"; rc=$?
+expect_eq "$rc" 1 "missing file exit"; grep -q 'No such file' "$T/err" && ok || bad "missing file message"
+"$TKM" "$T" >"$T/out" 2>"$T/err"; rc=$?
+expect_eq "$rc" 1 "directory exit"; grep -q 'Is a directory' "$T/err" && ok || bad "directory message"
+"$TKM" "$SAMPLE" "$T/nope" >"$T/out" 2>"$T/err"; rc=$?
+expect_eq "$rc" 1 "partial failure exit"
+expect_eq "$(cat "$T/out")" "67 $SAMPLE" "good file still counted, no total after a failure"
+if [[ $(id -u) -ne 0 ]]; then
+  cp "$SAMPLE" "$T/locked"; chmod 000 "$T/locked"
+  "$TKM" "$T/locked" >/dev/null 2>"$T/err"; rc=$?
+  expect_eq "$rc" 1 "unreadable exit"; grep -q 'Permission denied' "$T/err" && ok || bad "unreadable message"
+fi
+"$TKM" --bogus >/dev/null 2>"$T/err"; rc=$?
+expect_eq "$rc" 2 "bad option exit"; grep -q "unknown option" "$T/err" && ok || bad "bad option message"
+"$TKM" -e nope "$SAMPLE" >/dev/null 2>"$T/err"; rc=$?
+expect_eq "$rc" 2 "unknown encoding exit"
+"$TKM" -m nope "$SAMPLE" >/dev/null 2>"$T/err"; rc=$?
+expect_eq "$rc" 2 "unknown model exit"
+"$TKM" -e >/dev/null 2>"$T/err"; rc=$?
+expect_eq "$rc" 2 "missing option argument"
+"$TKM" -e cl100k_base -m gpt-4 "$SAMPLE" >/dev/null 2>&1; rc=$?
+expect_eq "$rc" 2 "conflicting -e and -m"
+
+# FIFO and a pipe larger than one read chunk: bounded-memory streaming equals the one-shot count
+mkfifo "$T/fifo"; (cat "$SAMPLE" > "$T/fifo" &)
+expect_eq "$("$TKM" "$T/fifo")" "67 $T/fifo" "fifo"
+cp "$SAMPLE" "$T/big"; for i in $(seq 1 15); do cat "$T/big" "$T/big" > "$T/big2"; mv "$T/big2" "$T/big"; done
+expect_eq "$("$TKM" < "$T/big")" "$("$TKM" --ids < "$T/big" | wc -w)" "7 MB pipe: stream count = encode count"
+
+# custom vocabulary through --vocab
+expect_eq "$("$TKM" --vocab "$SRC/vocab/cl100k_base.tiktoken" --pattern cl100k "$SAMPLE" | cut -d' ' -f1)" "71" "--vocab"
+"$TKM" --vocab "$SAMPLE" --pattern cl100k "$SAMPLE" >/dev/null 2>"$T/err"; rc=$?
+expect_eq "$rc" 1 "--vocab malformed"; grep -q 'malformed vocabulary' "$T/err" && ok || bad "--vocab message"
+
+# output errors: a full disk is reported, not ignored
+if [[ -w /dev/full ]]; then
+  "$TKM" "$SAMPLE" >/dev/full 2>"$T/err"; rc=$?
+  expect_eq "$rc" 1 "write error exit"; grep -q 'write error' "$T/err" && ok || bad "write error message"
+fi
+
+# corpus spot checks against the golden counts (if both are present)
+G=$SRC/tests/golden/counts.tsv
+if [[ -d "$CORPUS" && -f "$G" ]]; then
+  while IFS=$'\t' read -r enc path size sha count; do
+    [[ "$count" =~ ^[0-9]+$ && -f "$CORPUS/$path" ]] || continue
+    expect_eq "$("$TKM" -e "$enc" "$CORPUS/$path" | cut -d' ' -f1)" "$count" "golden $enc $path"
+  done < <(grep -E '^(o200k_base|cl100k_base)'$'\t''(english/rfc1034|code/js-lodash|multilingual/udhr-jpn|adversarial/UTF-8-test|chat/openai-mtbench)' "$G")
+else
+  echo "note: corpus or golden counts absent: corpus spot checks skipped"
+fi
+
+echo "cli: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]

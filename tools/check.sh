@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# tools/check.sh - README command 2: install test dependencies, build everything, run every test.
+# .ci/run calls exactly this. The corpus is read from ../shared/corpus (tests that need it say
+# so and skip when it is absent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/deps.sh build test
+BUILD=${TKM_CHECK_BUILD_DIR:-build-check}
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTKM_WERROR=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)"
