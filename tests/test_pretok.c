@@ -241,7 +241,7 @@ static void hand_contractions(strlist *l) {
         "'s", " 's", "1's", "123's", "don't", "DON'T", "Don'T", "HTTPServer's", "HTTPSERVER'S", "it'S", "we'Re",
         "'ll've", "''s", "'''", "'s's's", "a's'", "x'sy", "x'Sy", "ab'", "'", " '", "' s", "'\u2019s", "\u2019s",
         "I'M", "i'm", "you'VE", "he'D", "they'LL", "'sS", "'Ss", "'LLl", "\u00C9cole's", "\u0416\u0436's",
-        "\u01C5's", "\u01C4'S", "\u02B0's", "a" ACUTE "'s", "A" ACUTE "'S", "\u4E2D's", "\U0001F600's", "1'" LONG_S,
+        "\u01C5's", "\u01C4'S", "\u02B0's", "a" ACUTE "'s", "A" ACUTE "'S", "\u4E2D's", "\U0001F600's", ("1'" LONG_S),
     };
     for (size_t i = 0; i < sizeof words / sizeof *words; i++) list_add(l, words[i]);
 }
@@ -352,7 +352,7 @@ static const uint32_t alphabet[] = {
 #define N_ALPHA (sizeof alphabet / sizeof *alphabet)
 
 static void add_atom(oracle_rng *r, buf *b) {
-    static const char *const contr[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'T", "'RE", "'Ve", "'M", "'LL", "'lL", "'D", "'" LONG_S};
+    static const char *const contr[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'T", "'RE", "'Ve", "'M", "'LL", "'lL", "'D", ("'" LONG_S)};
     static const char *const ws[] = {" ", " ", " ", "\t", "\n", "\r", "\r\n", NBSP, IDSP, LSEP, NEL};
     static const char *const punct[] = {"!", ".", "/", "?", "\"", "\\", "*", "\u2019", "\u20AC", "\U0001F600", "<|", "|>"};
     uint32_t k = oracle_rng_below(r, 100);
