@@ -196,20 +196,12 @@ static char *dup_str(const char *s) {
     return d;
 }
 
-static void *lib_alloc(void *o, size_t n) {
-    (void)o;
-    return malloc(n);
-}
-static void lib_free(void *o, void *p) {
-    (void)o;
-    free(p);
-}
 
 TKM_API void tkm_encoding_free(tkm_encoding *e) {
     if (!e || e->magic != TKM_MAGIC_OPEN) return;
     e->magic = TKM_MAGIC_FREED;
     if (e->owns) {
-        tkm_ranks_destroy(&e->own_ranks, lib_free, NULL);
+        tkm_ranks_destroy(&e->own_ranks, tkm_default_free, NULL);
         if (e->own_specials)
             for (uint32_t i = 0; i < e->n_specials; i++) free((void *)e->own_specials[i].text);
         free(e->own_specials);
@@ -232,7 +224,7 @@ TKM_API tkm_status tkm_encoding_load_tiktoken(const void *data, size_t len, tkm_
     if (!e) return TKM_ERR_NO_MEMORY;
     e->owns = 1;
     size_t line = 0;
-    int rc = tkm_ranks_build(data, len, lib_alloc, lib_free, NULL, &e->own_ranks, &line);
+    int rc = tkm_ranks_build(data, len, tkm_default_alloc, tkm_default_free, NULL, &e->own_ranks, &line);
     if (rc != 0) {
         free(e);
         return rc == -1 ? TKM_ERR_NO_MEMORY : TKM_ERR_BAD_VOCAB;

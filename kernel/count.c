@@ -17,11 +17,11 @@
 
 #include "encoding.h"
 
-static void *default_alloc(void *opaque, size_t size) {
+void *tkm_default_alloc(void *opaque, size_t size) {
     (void)opaque;
     return malloc(size);
 }
-static void default_free(void *opaque, void *p) {
+void tkm_default_free(void *opaque, void *p) {
     (void)opaque;
     free(p);
 }
@@ -34,8 +34,8 @@ void tkm_work_init(tkm_work *w, const tkm_options *opt) {
         w->bpe.dealloc = a->free;
         w->bpe.opaque = a->opaque;
     } else {
-        w->bpe.alloc = default_alloc;
-        w->bpe.dealloc = default_free;
+        w->bpe.alloc = tkm_default_alloc;
+        w->bpe.dealloc = tkm_default_free;
     }
 }
 

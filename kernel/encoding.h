@@ -49,6 +49,10 @@ typedef struct tkm_work {
     size_t tmp_cap;
 } tkm_work;
 
+/* malloc/free with the allocator-hook signature. */
+void *tkm_default_alloc(void *opaque, size_t size);
+void tkm_default_free(void *opaque, void *p);
+
 void tkm_work_init(tkm_work *w, const tkm_options *opt);
 void tkm_work_release(tkm_work *w);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "oracle.h"
 #include "tokmeter.h"
 
 static tkm_encoding *open_enc(const char *name) {
@@ -256,21 +257,9 @@ Test(api, models) {
     tkm_encoding_free(e);
 }
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
 Test(api, runtime_loaded_vocab_counts_like_builtin) {
     size_t len;
-    char *data = read_file(TKM_SOURCE_DIR "/vocab/cl100k_base.tiktoken", &len);
+    char *data = (char *)oracle_read_file(TKM_SOURCE_DIR "/vocab/cl100k_base.tiktoken", &len);
     cr_assert_not_null(data);
     tkm_special_token sp[] = {{"<|endoftext|>", 100257}};
     tkm_encoding *u = NULL, *b = open_enc("cl100k_base");

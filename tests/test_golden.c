@@ -104,6 +104,18 @@ static void check_against_oracle(const tkm_encoding *e, const char *what, const 
     free(want);
 }
 
+/* The reference's ids column (space-separated) equals ids[0..m). */
+static void check_ids_column(const char *what, const char *enc, const uint32_t *ids, size_t m, const char *col) {
+    const char *p = col;
+    for (size_t i = 0; i < m; i++) {
+        char *end;
+        unsigned long want = strtoul(p, &end, 10);
+        cr_assert_neq(end, p, "%s %s: ids column shorter than %zu", what, enc, m);
+        cr_assert_eq(ids[i], want, "%s %s: id %zu is %u, reference %lu", what, enc, i, ids[i], want);
+        p = end;
+    }
+}
+
 Test(golden, corpus_counts_and_ids_hash, .timeout = 1200) {
     if (!corpus_present()) cr_skip_test("corpus not found at %s: corpus parity NOT checked", TKM_CORPUS_DIR);
     FILE *f = open_golden(GOLDEN "counts.tsv");
@@ -170,14 +182,7 @@ Test(golden, corpus_slices_ids, .timeout = 600) {
             size_t m;
             uint32_t *ids = encode_all(e, data + off, len, &m);
             cr_assert_eq(m, strtoull(fl[5], NULL, 10), "%s %s slice: %zu tokens, reference %s", fl[0], fl[1], m, fl[5]);
-            char *p = fl[6];
-            for (size_t i = 0; i < m; i++) {
-                char *end;
-                unsigned long want = strtoul(p, &end, 10);
-                cr_assert_neq(end, p, "ids column too short");
-                cr_assert_eq(ids[i], want, "%s %s slice: id %zu is %u, reference %lu", fl[0], fl[1], i, ids[i], want);
-                p = end;
-            }
+            check_ids_column(fl[1], fl[0], ids, m, fl[6]);
             free(ids);
         }
         free(data);
@@ -217,13 +222,7 @@ Test(golden, edge_cases, .timeout = 600) {
             size_t m;
             uint32_t *ids = encode_all(e, data, n, &m);
             cr_assert_eq(m, strtoull(fl[3], NULL, 10), "edge %s %s: %zu tokens, reference %s", fl[0], fl[1], m, fl[3]);
-            char *p = fl[4];
-            for (size_t i = 0; i < m; i++) {
-                char *end;
-                unsigned long want = strtoul(p, &end, 10);
-                cr_assert_eq(ids[i], want, "edge %s %s: id %zu is %u, reference %lu", fl[0], fl[1], i, ids[i], want);
-                p = end;
-            }
+            check_ids_column(fl[0], fl[1], ids, m, fl[4]);
             free(ids);
         }
         free(data);

@@ -7,19 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oracle.h"
 #include "tokmeter.h"
-
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static size_t rnd(size_t m) {
@@ -97,7 +86,7 @@ Test(stream, corpus_every_file_many_chunkings, .timeout = 900) {
                 char path[8192];
                 snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
                 size_t n;
-                char *s = read_file(path, &n);
+                char *s = (char *)oracle_read_file(path, &n);
                 cr_assert_not_null(s, "%s", path);
                 check_text(e, path, s, n, chunks, sizeof chunks / sizeof chunks[0], 0);
                 free(s);
