@@ -72,7 +72,7 @@ typedef enum tkm_status {
     TKM_ERR_SPECIAL_TOKEN = 6,    /**< reject mode: special-token text at result.error_offset */
     TKM_ERR_INVALID_TOKEN = 7,    /**< decode: a token id that the encoding does not have     */
     TKM_ERR_BUFFER_TOO_SMALL = 8, /**< output buffer too small; the size needed is reported   */
-    TKM_ERR_LIMIT_EXCEEDED = 9,   /**< reserved: count-with-limit stopped early               */
+    TKM_ERR_LIMIT_EXCEEDED = 9,   /**< tkm_count_limit: the text has more tokens than the limit */
     TKM_ERR_BAD_VOCAB = 10,       /**< a user-supplied .tiktoken file is malformed            */
     TKM_ERR_UNSUPPORTED = 11,     /**< valid request this build or encoding cannot serve      */
     TKM_ERR_INVALID_HANDLE = 12,  /**< a handle that is not (or no longer) an open encoding   */
@@ -192,6 +192,17 @@ TKM_API TKM_NODISCARD tkm_status tkm_count(const tkm_encoding *enc, const void *
 /** Count with options; details (including error offsets) in *result. opt may be NULL. */
 TKM_API TKM_NODISCARD tkm_status tkm_count_ex(const tkm_encoding *enc, const void *text, size_t len,
                                                const tkm_options *opt, tkm_result *result);
+
+/**
+ * Count against a budget: stops as soon as the count exceeds `limit`, so a 1 MB prompt checked
+ * against a 4,096-token budget is scanned only as far as needed. Returns TKM_OK when the whole text
+ * has at most `limit` tokens (result->tokens = the exact count), or TKM_ERR_LIMIT_EXCEEDED with
+ * result->tokens = the tokens counted up to the stop (> limit; exact: no later byte changes them)
+ * and result->bytes = the input bytes scanned. The text is validated only as far as it is scanned:
+ * in strict mode, ill-formed UTF-8 after the stop is not reported.
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_count_limit(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
+                                                  const tkm_options *opt, tkm_result *result);
 
 /**
  * Encode text to token ids into ids[0..capacity). On TKM_OK *n_ids is the number written. If the

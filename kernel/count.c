@@ -137,21 +137,29 @@ static int has_high_byte(const uint8_t *p, size_t n) {
     return 0;
 }
 
-static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, tkm_work *w,
-                               tkm_sink *k) {
+static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, int strict,
+                               tkm_work *w, tkm_sink *k, size_t *err_off) {
     const tkm_pretok_fn next = e->next;
     size_t pos = 0;
     while (pos < n) {
         size_t end = next(s, pos, n);
         const uint8_t *p = s + pos;
-        size_t len = end - pos;
-        if (!valid && has_high_byte(p, len) && tkm_utf8_first_invalid(p, len) < len) {
+        size_t len = end - pos, bad;
+        if (!valid && has_high_byte(p, len) && (bad = tkm_utf8_first_invalid(p, len)) < len) {
+            if (strict) {
+                *err_off = (size_t)(p - k->origin) + bad;
+                return TKM_ERR_INVALID_UTF8;
+            }
             p = repair(w, p, len, &len);
             if (!p) return TKM_ERR_NO_MEMORY;
         }
         tkm_status st = emit_piece(e, p, len, w, k);
         if (st != TKM_OK) return st;
         pos = end;
+        if (k->n > k->limit) {
+            k->stop = (size_t)(s + pos - k->origin);
+            return TKM_ERR_LIMIT_EXCEEDED;
+        }
     }
     return TKM_OK;
 }
@@ -179,29 +187,36 @@ static int find_special(const tkm_encoding *e, const uint8_t *s, size_t from, si
 
 tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t flags, tkm_work *w, tkm_sink *k,
                    size_t *err_off) {
-    size_t bad = tkm_utf8_first_invalid(s, n);
-    if (bad < n && (flags & TKM_UTF8_STRICT)) {
-        *err_off = bad;
-        return TKM_ERR_INVALID_UTF8;
+    int strict = (flags & TKM_UTF8_STRICT) != 0, valid = 0;
+    if (k->limit == SIZE_MAX) { /* whole text: validate once, then skip per-piece checks */
+        size_t bad = tkm_utf8_first_invalid(s, n);
+        if (bad < n && strict) {
+            *err_off = (size_t)(s - k->origin) + bad;
+            return TKM_ERR_INVALID_UTF8;
+        }
+        valid = bad == n;
     }
-    int valid = bad == n;
     if (!(flags & (TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT)) || e->n_specials == 0)
-        return run_ordinary(e, s, n, valid, w, k);
+        return run_ordinary(e, s, n, valid, strict, w, k, err_off);
 
     size_t pos = 0, at;
     const tkm_special *sp;
     while (pos < n && find_special(e, s, pos, n, &at, &sp)) {
+        tkm_status st = run_ordinary(e, s + pos, at - pos, valid, strict, w, k, err_off);
+        if (st != TKM_OK) return st;
         if (flags & TKM_SPECIAL_REJECT) {
-            *err_off = at;
+            *err_off = (size_t)(s + at - k->origin);
             return TKM_ERR_SPECIAL_TOKEN;
         }
-        tkm_status st = run_ordinary(e, s + pos, at - pos, valid, w, k);
-        if (st != TKM_OK) return st;
         if (k->n < k->cap) k->ids[k->n] = sp->id;
         k->n++;
         pos = at + sp->len;
+        if (k->n > k->limit) {
+            k->stop = (size_t)(s + pos - k->origin);
+            return TKM_ERR_LIMIT_EXCEEDED;
+        }
     }
-    return run_ordinary(e, s + pos, n - pos, valid, w, k);
+    return run_ordinary(e, s + pos, n - pos, valid, strict, w, k, err_off);
 }
 
 tkm_status tkm_check_handle(const tkm_encoding *e) {
@@ -221,8 +236,8 @@ tkm_status tkm_check_options(const tkm_options *opt, uint32_t *flags) {
     return TKM_OK;
 }
 
-TKM_API tkm_status tkm_count_ex(const tkm_encoding *enc, const void *text, size_t len, const tkm_options *opt,
-                                tkm_result *result) {
+static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
+                             const tkm_options *opt, tkm_result *result) {
     tkm_status st = tkm_check_handle(enc);
     if (st != TKM_OK) return st;
     if (!result || result->struct_size < sizeof(tkm_result)) return TKM_ERR_INVALID_ARGUMENT;
@@ -235,17 +250,32 @@ TKM_API tkm_status tkm_count_ex(const tkm_encoding *enc, const void *text, size_
     if (len == 0) return TKM_OK;
     tkm_work w;
     tkm_work_init(&w, opt);
-    tkm_sink k = {NULL, 0, 0};
+    tkm_sink k = TKM_SINK_INIT(NULL, 0, text);
+    k.limit = limit;
     size_t off = 0;
     st = tkm_run(enc, (const uint8_t *)text, len, flags, &w, &k, &off);
     tkm_work_release(&w);
     if (st == TKM_OK) {
         result->tokens = k.n;
         result->bytes = len;
+    } else if (st == TKM_ERR_LIMIT_EXCEEDED) {
+        result->tokens = k.n;
+        result->bytes = k.stop;
     } else {
         result->error_offset = off;
     }
     return st;
+}
+
+TKM_API tkm_status tkm_count_ex(const tkm_encoding *enc, const void *text, size_t len, const tkm_options *opt,
+                                tkm_result *result) {
+    return count_impl(enc, text, len, SIZE_MAX, opt, result);
+}
+
+TKM_API tkm_status tkm_count_limit(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
+                                   const tkm_options *opt, tkm_result *result) {
+    if (limit == SIZE_MAX) limit = SIZE_MAX - 1; /* SIZE_MAX is the internal "no limit" */
+    return count_impl(enc, text, len, limit, opt, result);
 }
 
 TKM_API tkm_status tkm_count(const tkm_encoding *enc, const void *text, size_t len, size_t *count) {
@@ -270,7 +300,7 @@ TKM_API tkm_status tkm_encode(const tkm_encoding *enc, const void *text, size_t 
     tkm_work w;
     tkm_work_init(&w, opt);
     uint32_t dummy;
-    tkm_sink k = {ids ? ids : &dummy, ids ? capacity : 0, 0};
+    tkm_sink k = TKM_SINK_INIT(ids ? ids : &dummy, ids ? capacity : 0, text);
     size_t off = 0;
     st = tkm_run(enc, (const uint8_t *)text, len, flags, &w, &k, &off);
     tkm_work_release(&w);

@@ -56,18 +56,26 @@ void tkm_default_free(void *opaque, void *p);
 void tkm_work_init(tkm_work *w, const tkm_options *opt);
 void tkm_work_release(tkm_work *w);
 
-/* Where tokens go: counted only (ids == NULL), or written up to cap while n keeps counting. */
+/* Where tokens go: counted only (ids == NULL), or written up to cap while n keeps counting.
+ * Counting stops with TKM_ERR_LIMIT_EXCEEDED after the piece that takes n above limit
+ * (SIZE_MAX: no limit); stop is then the byte offset (from origin) where it stopped. */
 typedef struct tkm_sink {
     uint32_t *ids;
     size_t cap;
     size_t n;
+    size_t limit;
+    const uint8_t *origin;
+    size_t stop;
 } tkm_sink;
+#define TKM_SINK_INIT(ids, cap, origin) {(ids), (cap), 0, SIZE_MAX, (const uint8_t *)(origin), 0}
 
 /* Index of the first ill-formed UTF-8 byte in s[0..n), or n if the text is well-formed. */
 size_t tkm_utf8_first_invalid(const uint8_t *s, size_t n);
 
 /* Tokenize s[0..n) under opt (flags already validated), adding to *k. On error, *err_off is set
- * (offset within s) for TKM_ERR_INVALID_UTF8 / TKM_ERR_SPECIAL_TOKEN. */
+ * (offset within s) for TKM_ERR_INVALID_UTF8 / TKM_ERR_SPECIAL_TOKEN. With a limit in *k the text
+ * is validated piece by piece as it is reached (never ahead of the stop), so strict mode reports
+ * ill-formed UTF-8 only in the part scanned. */
 tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t flags, tkm_work *w, tkm_sink *k,
                    size_t *err_off);
 

@@ -83,7 +83,7 @@ TKM_API tkm_status tkm_stream_open(const tkm_encoding *enc, const tkm_options *o
 }
 
 static tkm_status run_part(tkm_stream *s, size_t n) {
-    tkm_sink k = {NULL, 0, 0};
+    tkm_sink k = TKM_SINK_INIT(NULL, 0, s->buf);
     size_t off = 0;
     tkm_status st = tkm_run(s->enc, s->buf, n, s->flags, &s->w, &k, &off);
     if (st != TKM_OK) {

@@ -279,3 +279,84 @@ Test(api, runtime_loaded_vocab_counts_like_builtin) {
     free(data);
     tkm_encoding_free(b);
 }
+
+/* The first r->tokens ids of the whole (valid UTF-8) text decode to exactly text[0..r->bytes). */
+static int stop_is_token_prefix(const tkm_encoding *e, const char *text, size_t len, const tkm_result *r) {
+    size_t n = 0;
+    if (tkm_encode(e, text, len, NULL, NULL, 0, &n) != TKM_ERR_BUFFER_TOO_SMALL || n < r->tokens) return 0;
+    uint32_t *ids = malloc(n * sizeof *ids);
+    char *out = malloc(r->bytes + 64);
+    size_t nb = 0;
+    int ok = tkm_encode(e, text, len, NULL, ids, n, &n) == TKM_OK &&
+             tkm_decode(e, ids, r->tokens, out, r->bytes + 64, &nb) == TKM_OK && nb == r->bytes &&
+             memcmp(out, text, nb) == 0;
+    free(ids);
+    free(out);
+    return ok;
+}
+
+Test(api, count_limit_stops_early_and_is_exact) {
+    tkm_encoding *e = open_enc("o200k_base");
+    /* a 1 MB prompt against a 4,096-token budget */
+    const char *para = "The gateway meters every request before forwarding it; budgets are enforced exactly. ";
+    size_t pl = strlen(para), len = 0, cap = 1 << 20;
+    char *big = malloc(cap);
+    while (len + pl <= cap) memcpy(big + len, para, pl), len += pl;
+    size_t total;
+    cr_assert_eq(tkm_count(e, big, len, &total), TKM_OK);
+    tkm_result r = {sizeof r, 0, 0, 0};
+    cr_assert_eq(tkm_count_limit(e, big, len, 4096, NULL, &r), TKM_ERR_LIMIT_EXCEEDED);
+    cr_assert_gt(r.tokens, 4096);
+    cr_assert_lt(r.bytes, 64 * 1024, "scanned %zu bytes for a 4096-token budget", r.bytes);
+    cr_assert(stop_is_token_prefix(e, big, len, &r), "the tokens up to the stop are the first ones of the whole text");
+    /* limits around the exact total */
+    cr_assert_eq(tkm_count_limit(e, big, len, total, NULL, &r), TKM_OK);
+    cr_assert_eq(r.tokens, total);
+    cr_assert_eq(r.bytes, len);
+    cr_assert_eq(tkm_count_limit(e, big, len, total - 1, NULL, &r), TKM_ERR_LIMIT_EXCEEDED);
+    cr_assert_eq(r.tokens, total);
+    cr_assert_eq(tkm_count_limit(e, big, len, 0, NULL, &r), TKM_ERR_LIMIT_EXCEEDED);
+    cr_assert_eq(r.tokens, 1);
+    cr_assert_eq(tkm_count_limit(e, "", 0, 0, NULL, &r), TKM_OK);
+    cr_assert_eq(r.tokens, 0);
+    cr_assert_eq(tkm_count_limit(e, big, len, SIZE_MAX, NULL, &r), TKM_OK);
+    cr_assert_eq(r.tokens, total);
+    /* strict mode validates only what it scans */
+    big[len - 1] = (char)0xFF;
+    tkm_options o = {sizeof o, TKM_UTF8_STRICT, 0, NULL};
+    cr_assert_eq(tkm_count_limit(e, big, len, 100, &o, &r), TKM_ERR_LIMIT_EXCEEDED);
+    cr_assert_eq(tkm_count_limit(e, big, len, SIZE_MAX, &o, &r), TKM_ERR_INVALID_UTF8);
+    cr_assert_eq(r.error_offset, len - 1);
+    cr_assert_eq(tkm_count_ex(e, big, len, &o, &r), TKM_ERR_INVALID_UTF8);
+    cr_assert_eq(r.error_offset, len - 1);
+    /* special tokens count toward the limit in allow mode */
+    o.flags = TKM_SPECIAL_ALLOW;
+    cr_assert_eq(tkm_count_limit(e, "<|endoftext|><|endoftext|>", 26, 1, &o, &r), TKM_ERR_LIMIT_EXCEEDED);
+    cr_assert_eq(r.tokens, 2);
+    cr_assert_eq(r.bytes, 26);
+    free(big);
+    tkm_encoding_free(e);
+}
+
+Test(api, count_limit_every_budget_on_mixed_text) {
+    /* for every limit 0..total+1: OK iff total <= limit; tokens up to the stop are a prefix count */
+    const char *t = "Don't STOP: 1234567 \xE4\xB8\xAD\xE6\x96\x87\xE5\xAD\x97 \xF0\x9F\x98\x80\xF0\x9F\x98\x80\n\n  x\ty 'll  ";
+    size_t len = strlen(t);
+    for (const char *const *nm = tkm_encoding_names(); *nm; nm++) {
+        tkm_encoding *e = open_enc(*nm);
+        size_t total = count_of(e, t);
+        for (size_t lim = 0; lim <= total + 1; lim++) {
+            tkm_result r = {sizeof r, 0, 0, 0};
+            tkm_status st = tkm_count_limit(e, t, len, lim, NULL, &r);
+            if (total <= lim) {
+                cr_assert_eq(st, TKM_OK);
+                cr_assert_eq(r.tokens, total);
+            } else {
+                cr_assert_eq(st, TKM_ERR_LIMIT_EXCEEDED, "%s limit %zu", *nm, lim);
+                cr_assert_gt(r.tokens, lim);
+                cr_assert(stop_is_token_prefix(e, t, len, &r), "%s limit %zu: stop at %zu", *nm, lim, r.bytes);
+            }
+        }
+        tkm_encoding_free(e);
+    }
+}
