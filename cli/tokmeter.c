@@ -6,11 +6,13 @@
  * each input whole (the ids themselves are proportional to it).
  *
  * Exit status: 0 success; 1 an input or output failed (other inputs are still counted, no total
- * is printed because it would be incomplete); 2 usage error.
+ * is printed because it would be incomplete; a regular file that changes while it is read is not
+ * counted; a closed output pipe or a full disk is reported as a write error); 2 usage error.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +120,18 @@ static void report_status(const char *name, tkm_status st, const tkm_result *r) 
         fprintf(stderr, "%s: %s: %s\n", prog, name, tkm_status_string(st));
 }
 
+/* A regular file that changed while it was read (size or modification time, or a byte count that
+ * differs from its size) would give a count of no file that ever existed: report it instead. */
+static int changed_during_read(int fd, const struct stat *before, size_t bytes_read, const char *name) {
+    struct stat after;
+    if (!S_ISREG(before->st_mode)) return 0;
+    if (fstat(fd, &after) == 0 && after.st_size == before->st_size && after.st_mtim.tv_sec == before->st_mtim.tv_sec &&
+        after.st_mtim.tv_nsec == before->st_mtim.tv_nsec && (off_t)bytes_read == before->st_size)
+        return 0;
+    fprintf(stderr, "%s: %s: file changed while being read; not counted\n", prog, name);
+    return 1;
+}
+
 /* Count one input through the streaming counter. Returns 0 on success. */
 static int count_fd(cli *c, int fd, const char *name, tkm_result *res, unsigned char *buf) {
     tkm_stream *s = NULL;
@@ -176,10 +190,14 @@ oom:
     return 1;
 }
 
-static int ids_fd(cli *c, int fd, const char *name, const char *label) {
+static int ids_fd(cli *c, int fd, const struct stat *before, const char *name, const char *label) {
     unsigned char *data = NULL;
     size_t len = 0, n = 0;
     if (slurp(fd, name, &data, &len)) return 1;
+    if (changed_during_read(fd, before, len, name)) {
+        free(data);
+        return 1;
+    }
     tkm_status st = tkm_encode(c->enc, data, len, &c->opt, NULL, 0, &n);
     uint32_t *ids = NULL;
     if (st == TKM_ERR_BUFFER_TOO_SMALL) {
@@ -290,6 +308,8 @@ int main(int argc, char **argv) {
     size_t n_files = 0;
     int no_more_opts = 0;
     if (!files) return 1;
+    /* A closed output pipe is a write error we report (exit 1), not a silent death by SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -400,14 +420,17 @@ int main(int argc, char **argv) {
             failed = 1;
             continue;
         }
+        struct stat before;
+        if (fstat(fd, &before) != 0) memset(&before, 0, sizeof before);
         int rc;
         if (c.ids) {
-            rc = ids_fd(&c, fd, shown, strcmp(name, "-") == 0 ? "-" : name);
+            rc = ids_fd(&c, fd, &before, shown, strcmp(name, "-") == 0 ? "-" : name);
         } else {
             tkm_result r;
             memset(&r, 0, sizeof r);
             r.struct_size = sizeof r;
             rc = count_fd(&c, fd, shown, &r, buf);
+            if (!rc) rc = changed_during_read(fd, &before, r.bytes, shown);
             if (!rc) {
                 total_tokens += r.tokens;
                 total_bytes += r.bytes;
@@ -437,8 +460,11 @@ int main(int argc, char **argv) {
     free(buf);
     free(files);
     tkm_encoding_free(c.enc);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "%s: write error: %s\n", prog, strerror(errno));
+    errno = 0;
+    int flush_failed = fflush(stdout) != 0;
+    if (flush_failed || ferror(stdout)) {
+        int e = flush_failed ? errno : 0;
+        fprintf(stderr, "%s: write error%s%s\n", prog, e ? ": " : "", e ? strerror(e) : "");
         return 1;
     }
     return failed;

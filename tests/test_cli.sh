@@ -81,6 +81,19 @@ if [[ -w /dev/full ]]; then
   expect_eq "$rc" 1 "write error exit"; grep -q 'write error' "$T/err" && ok || bad "write error message"
 fi
 
+# a closed output pipe is reported, with a non-zero exit (not a silent SIGPIPE death)
+"$TKM" --ids "$T/big" 2>"$T/err" | head -c 10 >/dev/null; rc=${PIPESTATUS[0]}
+expect_eq "$rc" 1 "broken pipe exit"; grep -q 'write error: Broken pipe' "$T/err" && ok || bad "broken pipe message"
+
+# a regular file that changes while it is read is not counted (writer appends throughout the read)
+for i in 1 2 3; do cat "$T/big"; done > "$T/grow"
+( for i in $(seq 1 400); do echo more >> "$T/grow"; sleep 0.01; done ) & writer=$!
+sleep 0.05
+"$TKM" "$T/grow" >"$T/out" 2>"$T/err"; rc=$?
+kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null
+expect_eq "$rc" 1 "changing file exit"; grep -q 'file changed while being read' "$T/err" && ok || bad "changing file message"
+[[ ! -s "$T/out" ]] && ok || bad "changing file printed a count"
+
 # corpus spot checks against the golden counts (if both are present)
 G=$SRC/tests/golden/counts.tsv
 if [[ -d "$CORPUS" && -f "$G" ]]; then
