@@ -205,6 +205,17 @@ TKM_API TKM_NODISCARD tkm_status tkm_count_limit(const tkm_encoding *enc, const 
                                                   const tkm_options *opt, tkm_result *result);
 
 /**
+ * Truncate to a budget: result->bytes = the length of the longest prefix of text that ends at a
+ * token boundary of the whole text's encoding and holds at most `max_tokens` of its tokens;
+ * result->tokens = how many it holds (= max_tokens when the text is longer, unless the boundary
+ * would fall inside a U+FFFD that replaced ill-formed input; then the prefix stops one token
+ * earlier). No token is cut in half: for valid UTF-8 the prefix is exactly the bytes of the first
+ * result->tokens ids. Scans only as far as the budget needs. TKM_OK unless an error occurs.
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_truncate(const tkm_encoding *enc, const void *text, size_t len,
+                                               size_t max_tokens, const tkm_options *opt, tkm_result *result);
+
+/**
  * Encode text to token ids into ids[0..capacity). On TKM_OK *n_ids is the number written. If the
  * buffer is too small, returns TKM_ERR_BUFFER_TOO_SMALL with *n_ids = the number needed (ids is
  * then filled up to capacity). ids may be NULL when capacity is 0 (a sizing call).

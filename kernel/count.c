@@ -153,13 +153,17 @@ static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n
             p = repair(w, p, len, &len);
             if (!p) return TKM_ERR_NO_MEMORY;
         }
+        size_t before = k->n;
         tkm_status st = emit_piece(e, p, len, w, k);
         if (st != TKM_OK) return st;
-        pos = end;
         if (k->n > k->limit) {
-            k->stop = (size_t)(s + pos - k->origin);
+            k->last_start = (size_t)(s + pos - k->origin);
+            k->last_n = k->n - before;
+            k->last_special = 0;
+            k->stop = (size_t)(s + end - k->origin);
             return TKM_ERR_LIMIT_EXCEEDED;
         }
+        pos = end;
     }
     return TKM_OK;
 }
@@ -212,6 +216,9 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
         k->n++;
         pos = at + sp->len;
         if (k->n > k->limit) {
+            k->last_start = (size_t)(s + at - k->origin);
+            k->last_n = 1;
+            k->last_special = 1;
             k->stop = (size_t)(s + pos - k->origin);
             return TKM_ERR_LIMIT_EXCEEDED;
         }
@@ -237,7 +244,7 @@ tkm_status tkm_check_options(const tkm_options *opt, uint32_t *flags) {
 }
 
 static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
-                             const tkm_options *opt, tkm_result *result) {
+                             const tkm_options *opt, tkm_result *result, tkm_sink *sink_out) {
     tkm_status st = tkm_check_handle(enc);
     if (st != TKM_OK) return st;
     if (!result || result->struct_size < sizeof(tkm_result)) return TKM_ERR_INVALID_ARGUMENT;
@@ -255,6 +262,7 @@ static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t l
     size_t off = 0;
     st = tkm_run(enc, (const uint8_t *)text, len, flags, &w, &k, &off);
     tkm_work_release(&w);
+    if (sink_out) *sink_out = k;
     if (st == TKM_OK) {
         result->tokens = k.n;
         result->bytes = len;
@@ -269,13 +277,72 @@ static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t l
 
 TKM_API tkm_status tkm_count_ex(const tkm_encoding *enc, const void *text, size_t len, const tkm_options *opt,
                                 tkm_result *result) {
-    return count_impl(enc, text, len, SIZE_MAX, opt, result);
+    return count_impl(enc, text, len, SIZE_MAX, opt, result, NULL);
 }
 
 TKM_API tkm_status tkm_count_limit(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
                                    const tkm_options *opt, tkm_result *result) {
     if (limit == SIZE_MAX) limit = SIZE_MAX - 1; /* SIZE_MAX is the internal "no limit" */
-    return count_impl(enc, text, len, limit, opt, result);
+    return count_impl(enc, text, len, limit, opt, result, NULL);
+}
+
+/* Original-text length of the first `rep_off` bytes of the repaired form of p[0..n), or SIZE_MAX if
+ * that offset falls strictly inside a U+FFFD that replaced ill-formed input. */
+static size_t unrepair_offset(const uint8_t *p, size_t n, size_t rep_off) {
+    size_t i = 0, r = 0;
+    while (i < n && r < rep_off) {
+        size_t adv;
+        uint32_t c = p[i] < 0x80 ? p[i] : tkm_utf8_decode(p, i, n, &adv);
+        if (p[i] < 0x80) adv = 1;
+        int replaced = c == 0xFFFD && !(adv == 3 && p[i] == 0xEF);
+        size_t rlen = replaced ? 3 : adv;
+        if (replaced && rep_off < r + rlen) return SIZE_MAX;
+        if (!replaced && rep_off < r + rlen) return i + (rep_off - r);
+        r += rlen;
+        i += adv;
+    }
+    return i;
+}
+
+TKM_API tkm_status tkm_truncate(const tkm_encoding *enc, const void *text, size_t len, size_t max_tokens,
+                                const tkm_options *opt, tkm_result *result) {
+    if (max_tokens == SIZE_MAX) max_tokens = SIZE_MAX - 1;
+    tkm_sink k;
+    tkm_status st = count_impl(enc, text, len, max_tokens, opt, result, &k);
+    if (st != TKM_ERR_LIMIT_EXCEEDED) return st; /* fits whole (or an error) */
+    /* The piece [last_start, stop) crossed the budget: keep `need` of its tokens. */
+    size_t before = k.n - k.last_n, need = max_tokens - before;
+    result->tokens = before;
+    result->bytes = k.last_start;
+    if (need == 0 || k.last_special) return TKM_OK;
+    const uint8_t *p = (const uint8_t *)text + k.last_start;
+    size_t n = k.stop - k.last_start;
+    tkm_work w;
+    tkm_work_init(&w, opt);
+    const uint8_t *q = p;
+    size_t qn = n;
+    int repaired = tkm_utf8_first_invalid(p, n) < n;
+    uint32_t *ids = (uint32_t *)grow(&w, (void **)&w.tmp, &w.tmp_cap, 3 * n * sizeof(uint32_t));
+    if (repaired && ids) q = repair(&w, p, n, &qn);
+    st = TKM_ERR_NO_MEMORY;
+    if (ids && q) {
+        tkm_sink piece = TKM_SINK_INIT(ids, 3 * n, q);
+        st = emit_piece(enc, q, qn, &w, &piece);
+        if (st == TKM_OK) {
+            size_t rep_off = 0;
+            for (size_t i = 0; i < need && i < piece.n; i++) {
+                size_t tl;
+                (void)tkm_ranks_bytes(enc->ranks, ids[i], &tl);
+                rep_off += tl;
+                size_t o = repaired ? unrepair_offset(p, n, rep_off) : rep_off;
+                if (o == SIZE_MAX) continue; /* a token boundary inside a replaced sequence: not a prefix */
+                result->tokens = before + i + 1;
+                result->bytes = k.last_start + o;
+            }
+        }
+    }
+    tkm_work_release(&w);
+    return st;
 }
 
 TKM_API tkm_status tkm_count(const tkm_encoding *enc, const void *text, size_t len, size_t *count) {

@@ -65,9 +65,12 @@ typedef struct tkm_sink {
     size_t n;
     size_t limit;
     const uint8_t *origin;
-    size_t stop;
+    size_t stop;       /* on TKM_ERR_LIMIT_EXCEEDED: end of the piece that crossed the limit */
+    size_t last_start; /* ... its start (offset from origin) */
+    size_t last_n;     /* ... and its token count (1 for a special token) */
+    int last_special;
 } tkm_sink;
-#define TKM_SINK_INIT(ids, cap, origin) {(ids), (cap), 0, SIZE_MAX, (const uint8_t *)(origin), 0}
+#define TKM_SINK_INIT(ids, cap, origin) {(ids), (cap), 0, SIZE_MAX, (const uint8_t *)(origin), 0, 0, 0, 0}
 
 /* Index of the first ill-formed UTF-8 byte in s[0..n), or n if the text is well-formed. */
 size_t tkm_utf8_first_invalid(const uint8_t *s, size_t n);

@@ -360,3 +360,88 @@ Test(api, count_limit_every_budget_on_mixed_text) {
         tkm_encoding_free(e);
     }
 }
+
+/* Offset in the repaired whole text (each maximal ill-formed subsequence -> the 3 bytes of U+FFFD)
+ * of original offset o, or SIZE_MAX if o falls inside an ill-formed subsequence. */
+static size_t repaired_offset(const char *text, size_t len, size_t o) {
+    const uint8_t *p = (const uint8_t *)text;
+    size_t i = 0, r = 0;
+    while (i < len && i < o) {
+        size_t adv;
+        uint32_t c = tkm_utf8_decode(p, i, len, &adv);
+        int bad = c == 0xFFFD && !(adv == 3 && p[i] == 0xEF);
+        if (o < i + adv) return bad ? SIZE_MAX : r + (o - i);
+        r += bad ? 3 : adv;
+        i += adv;
+    }
+    return r;
+}
+
+/* decode(first r->tokens ids of the whole text) equals the repaired whole text up to the point
+ * that corresponds to text[0..r->bytes). */
+static int truncation_is_token_prefix(const tkm_encoding *e, const char *text, size_t len, const tkm_result *r) {
+    size_t n = 0;
+    if (tkm_encode(e, text, len, NULL, NULL, 0, &n) != TKM_ERR_BUFFER_TOO_SMALL && n != 0) return 0;
+    uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    size_t rn = 0, nb = 0, want = repaired_offset(text, len, r->bytes);
+    uint8_t *rep = oracle_repair_utf8((const uint8_t *)text, len, &rn);
+    char *out = malloc(rn + 16);
+    int ok = want != SIZE_MAX && (n == 0 || tkm_encode(e, text, len, NULL, ids, n, &n) == TKM_OK) &&
+             r->tokens <= n && tkm_decode(e, ids, r->tokens, out, rn + 16, &nb) == TKM_OK && nb == want &&
+             memcmp(out, rep, nb) == 0;
+    free(ids);
+    free(out);
+    free(rep);
+    return ok;
+}
+
+Test(api, truncate_every_budget) {
+    const char *texts[] = {
+        "Don't STOP: 1234567 \xE4\xB8\xAD\xE6\x96\x87\xE5\xAD\x97 \xF0\x9F\x98\x80\xF0\x9F\x98\x80\n\n  x\ty 'll  ",
+        "supercalifragilisticexpialidocious antidisestablishmentarianism", /* multi-token pieces */
+        "bad \xFF\xFE bytes \xE4\xB8 cut \xF0\x9F\x98 and \xC3 more \xFF",    /* invalid UTF-8 */
+        "<|endoftext|>x<|endoftext|>",
+    };
+    for (const char *const *nm = tkm_encoding_names(); *nm; nm++) {
+        tkm_encoding *e = open_enc(*nm);
+        for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+            size_t len = strlen(texts[t]), total = count_of(e, texts[t]);
+            int valid = t != 2;
+            for (size_t lim = 0; lim <= total + 2; lim++) {
+                tkm_result r = {sizeof r, 0, 0, 0};
+                cr_assert_eq(tkm_truncate(e, texts[t], len, lim, NULL, &r), TKM_OK);
+                size_t want = lim < total ? lim : total;
+                if (valid) cr_assert_eq(r.tokens, want, "%s text %zu budget %zu: %zu tokens", *nm, t, lim, r.tokens);
+                else cr_assert_leq(r.tokens, want);
+                if (lim >= total) cr_assert_eq(r.bytes, len);
+                cr_assert(truncation_is_token_prefix(e, texts[t], len, &r), "%s text %zu budget %zu: %zu bytes", *nm,
+                          t, lim, r.bytes);
+            }
+        }
+        tkm_encoding_free(e);
+    }
+}
+
+Test(api, truncate_large_prompt_and_specials) {
+    tkm_encoding *e = open_enc("cl100k_base");
+    size_t cap = 1 << 20, len = 0;
+    char *big = malloc(cap);
+    const char *para = "Truncation keeps whole tokens: naive caf\xC3\xA9s, 3.14159, and antidisestablishmentarianism. ";
+    size_t pl = strlen(para);
+    while (len + pl <= cap) memcpy(big + len, para, pl), len += pl;
+    tkm_result r = {sizeof r, 0, 0, 0};
+    cr_assert_eq(tkm_truncate(e, big, len, 4096, NULL, &r), TKM_OK);
+    cr_assert_eq(r.tokens, 4096);
+    cr_assert_lt(r.bytes, 64 * 1024);
+    cr_assert(truncation_is_token_prefix(e, big, len, &r));
+    /* allow mode: a special token is one token of the budget */
+    tkm_options o = {sizeof o, TKM_SPECIAL_ALLOW, 0, NULL};
+    cr_assert_eq(tkm_truncate(e, "ab<|endoftext|>cd", 17, 2, &o, &r), TKM_OK);
+    cr_assert_eq(r.tokens, 2);
+    cr_assert_eq(r.bytes, 15);
+    cr_assert_eq(tkm_truncate(e, "ab<|endoftext|>cd", 17, 1, &o, &r), TKM_OK);
+    cr_assert_eq(r.tokens, 1);
+    cr_assert_eq(r.bytes, 2);
+    free(big);
+    tkm_encoding_free(e);
+}
