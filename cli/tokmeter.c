@@ -8,6 +8,7 @@
  * Exit status: 0 success; 1 an input or output failed (other inputs are still counted, no total
  * is printed because it would be incomplete; a regular file that changes while it is read is not
  * counted; a closed output pipe or a full disk is reported as a write error); 2 usage error.
+ * With --limit: 0 every input within the budget, 1 one is over, 2 an error or usage error.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -31,6 +32,8 @@ typedef struct cli {
     const char *vocab_file;
     const char *pattern;
     int json, ids;
+    int mode_limit, mode_truncate; /* --limit N / --truncate N */
+    size_t budget;
     tkm_options opt;
     tkm_encoding *enc;
     const char *enc_name;
@@ -47,6 +50,9 @@ static void usage(FILE *f) {
             "  -m, --model MODEL     the encoding a model uses (gpt-4o, gpt-4, gpt-oss-120b, ...)\n"
             "      --json            one JSON object per input: file, encoding, tokens, bytes\n"
             "      --ids             print the token ids of each input instead of the count\n"
+            "      --limit N         budget check: exit 0 if every input has at most N tokens, 1 if one\n"
+            "                        has more ('COUNT+ FILE': counted up to the stop), 2 on an error\n"
+            "      --truncate N      write the longest prefix holding the first N tokens to stdout\n"
             "      --strict          invalid UTF-8 is an error (default: read as U+FFFD, like tiktoken\n"
             "                        on bytes.decode('utf-8', 'replace'))\n"
             "      --special MODE    special-token text: ordinary (default), allow, reject\n"
@@ -232,6 +238,102 @@ static int ids_fd(cli *c, int fd, const struct stat *before, const char *name, c
     return 0;
 }
 
+/* Read an input until the tokens already final exceed `budget` or the input ends, keeping what was
+ * read (at most the text of budget + 1 tokens plus one read chunk). */
+static int read_budget(cli *c, int fd, const char *name, size_t budget, unsigned char **data, size_t *len) {
+    tkm_stream *s = NULL;
+    size_t cap = 0, n = 0, fin = 0;
+    unsigned char *b = NULL;
+    tkm_status st = tkm_stream_open(c->enc, &c->opt, &s);
+    if (st != TKM_OK) {
+        fprintf(stderr, "%s: %s: %s\n", prog, name, tkm_status_string(st));
+        return 1;
+    }
+    while (fin <= budget) {
+        if (cap - n < READ_CHUNK) {
+            size_t nc = cap ? cap * 2 : 2 * (size_t)READ_CHUNK;
+            unsigned char *nb = realloc(b, nc);
+            if (!nb) {
+                fprintf(stderr, "%s: %s: out of memory\n", prog, name);
+                goto fail;
+            }
+            b = nb;
+            cap = nc;
+        }
+        ssize_t r = read_some(fd, b + n, READ_CHUNK);
+        if (r < 0) {
+            fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
+            goto fail;
+        }
+        if (r == 0) break;
+        /* errors (strict UTF-8, reject) are reported by the exact call on the data afterwards */
+        if (tkm_stream_feed(s, b + n, (size_t)r, &fin) != TKM_OK) fin = 0, budget = SIZE_MAX;
+        n += (size_t)r;
+        if (budget == SIZE_MAX) continue;
+    }
+    tkm_stream_free(s);
+    *data = b;
+    *len = n;
+    return 0;
+fail:
+    tkm_stream_free(s);
+    free(b);
+    return 1;
+}
+
+/* --limit N: "COUNT FILE" if the input has at most N tokens, else "COUNT+ FILE" with the tokens
+ * counted up to the stop. Returns 0 within, 1 over, 2 on an error. */
+static int limit_fd(cli *c, int fd, const struct stat *before, const char *name, const char *label) {
+    unsigned char *data = NULL;
+    size_t len = 0;
+    if (read_budget(c, fd, name, c->budget, &data, &len)) return 2;
+    tkm_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    tkm_status st = tkm_count_limit(c->enc, data, len, c->budget, &c->opt, &r);
+    free(data);
+    if (st != TKM_OK && st != TKM_ERR_LIMIT_EXCEEDED) {
+        report_status(name, st, &r);
+        return 2;
+    }
+    if (st == TKM_OK && changed_during_read(fd, before, len, name)) return 2;
+    int over = st == TKM_ERR_LIMIT_EXCEEDED;
+    if (c->json) {
+        fputs("{\"file\":", stdout);
+        json_string(stdout, label);
+        fputs(",\"encoding\":", stdout);
+        json_string(stdout, c->enc_name);
+        printf(",\"limit\":%zu,\"within_limit\":%s,\"tokens\":%zu,\"bytes\":%zu}\n", c->budget,
+               over ? "false" : "true", r.tokens, r.bytes);
+    } else {
+        printf("%zu%s %s\n", r.tokens, over ? "+" : "", label);
+    }
+    return over;
+}
+
+/* --truncate N: write the longest prefix holding the first N tokens to stdout. */
+static int truncate_fd(cli *c, int fd, const struct stat *before, const char *name) {
+    unsigned char *data = NULL;
+    size_t len = 0;
+    if (read_budget(c, fd, name, c->budget, &data, &len)) return 1;
+    tkm_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    tkm_status st = tkm_truncate(c->enc, data, len, c->budget, &c->opt, &r);
+    if (st != TKM_OK) {
+        report_status(name, st, &r);
+        free(data);
+        return 1;
+    }
+    if (r.bytes == len && changed_during_read(fd, before, len, name)) {
+        free(data);
+        return 1;
+    }
+    fwrite(data, 1, r.bytes, stdout);
+    free(data);
+    return 0;
+}
+
 static int list_all(void) {
     puts("encodings:");
     for (const char *const *n = tkm_encoding_names(); *n; n++) {
@@ -337,6 +439,21 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "-e") == 0 || strcmp(a, "--encoding") == 0) TAKE(c.encoding);
         else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) TAKE(c.model);
         else if (strcmp(a, "--vocab") == 0) TAKE(c.vocab_file);
+        else if (strcmp(a, "--limit") == 0 || strcmp(a, "--truncate") == 0) {
+            const char *v = NULL;
+            int is_limit = strcmp(a, "--limit") == 0;
+            TAKE(v);
+            char *end;
+            errno = 0;
+            unsigned long long b = strtoull(v, &end, 10);
+            if (!*v || *end || errno || v[0] == '-' || b >= SIZE_MAX) {
+                fprintf(stderr, "%s: %s takes a number of tokens, not '%s'\n", prog, a, v);
+                return 2;
+            }
+            c.budget = (size_t)b;
+            c.mode_limit = is_limit;
+            c.mode_truncate = !is_limit;
+        }
         else if (strcmp(a, "--pattern") == 0) TAKE(c.pattern);
         else if (strcmp(a, "--special") == 0) {
             const char *m = NULL;
@@ -369,6 +486,14 @@ int main(int argc, char **argv) {
 #undef TAKE
     }
 
+    if ((c.mode_limit || c.mode_truncate) + c.ids > 1 || (c.mode_truncate && c.json)) {
+        fprintf(stderr, "%s: --limit, --truncate and --ids do not combine (nor --truncate with --json)\n", prog);
+        return 2;
+    }
+    if (c.mode_truncate && n_files > 1) {
+        fprintf(stderr, "%s: --truncate takes one input\n", prog);
+        return 2;
+    }
     if ((c.encoding != NULL) + (c.model != NULL) + (c.vocab_file != NULL) > 1) {
         fprintf(stderr, "%s: give at most one of -e, -m, --vocab\n", prog);
         return 2;
@@ -403,8 +528,9 @@ int main(int argc, char **argv) {
 
     int stdin_only = n_files == 0;
     if (stdin_only) files[n_files++] = "-";
-    unsigned char *buf = c.ids ? NULL : malloc(READ_CHUNK);
-    if (!c.ids && !buf) {
+    int whole = c.ids || c.mode_limit || c.mode_truncate;
+    unsigned char *buf = whole ? NULL : malloc(READ_CHUNK);
+    if (!whole && !buf) {
         fprintf(stderr, "%s: out of memory\n", prog);
         return 1;
     }
@@ -417,13 +543,21 @@ int main(int argc, char **argv) {
         int err = open_input(name, &fd);
         if (err) {
             fprintf(stderr, "%s: %s: %s\n", prog, shown, strerror(err));
-            failed = 1;
+            failed = c.mode_limit ? 2 : 1;
             continue;
         }
         struct stat before;
         if (fstat(fd, &before) != 0) memset(&before, 0, sizeof before);
         int rc;
-        if (c.ids) {
+        if (c.mode_limit) {
+            rc = limit_fd(&c, fd, &before, shown, name);
+            if (fd != STDIN_FILENO) close(fd);
+            if (rc == 2) failed = 2;
+            else if (rc == 1 && failed == 0) failed = 1;
+            continue;
+        } else if (c.mode_truncate) {
+            rc = truncate_fd(&c, fd, &before, shown);
+        } else if (c.ids) {
             rc = ids_fd(&c, fd, &before, shown, strcmp(name, "-") == 0 ? "-" : name);
         } else {
             tkm_result r;
@@ -450,7 +584,7 @@ int main(int argc, char **argv) {
         if (fd != STDIN_FILENO) close(fd);
         failed |= rc;
     }
-    if (!c.ids && n_files > 1 && !failed) {
+    if (!c.ids && !c.mode_limit && !c.mode_truncate && n_files > 1 && !failed) {
         if (c.json)
             printf("{\"file\":null,\"total\":true,\"encoding\":\"%s\",\"tokens\":%zu,\"bytes\":%zu}\n", c.enc_name,
                    total_tokens, total_bytes);
@@ -465,7 +599,7 @@ int main(int argc, char **argv) {
     if (flush_failed || ferror(stdout)) {
         int e = flush_failed ? errno : 0;
         fprintf(stderr, "%s: write error%s%s\n", prog, e ? ": " : "", e ? strerror(e) : "");
-        return 1;
+        return c.mode_limit ? 2 : 1;
     }
     return failed;
 }

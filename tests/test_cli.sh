@@ -94,6 +94,24 @@ kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null
 expect_eq "$rc" 1 "changing file exit"; grep -q 'file changed while being read' "$T/err" && ok || bad "changing file message"
 [[ ! -s "$T/out" ]] && ok || bad "changing file printed a count"
 
+# --limit and --truncate (budgets)
+expect_eq "$("$TKM" --limit 67 "$SAMPLE")" "67 $SAMPLE" "--limit within"
+"$TKM" --limit 67 "$SAMPLE" >/dev/null; expect_eq "$?" 0 "--limit within exit"
+"$TKM" --limit 66 "$SAMPLE" >"$T/out"; rc=$?
+expect_eq "$rc" 1 "--limit over exit"; grep -Eq '^[0-9]+\+ ' "$T/out" && ok || bad "--limit over output: $(cat "$T/out")"
+expect_eq "$("$TKM" --limit 5 --json -e cl100k_base "$SAMPLE" | grep -c '"within_limit":false')" "1" "--limit --json"
+"$TKM" --limit 5 "$T/nope" 2>/dev/null; expect_eq "$?" 2 "--limit error exit is 2, not 'over'"
+"$TKM" --limit x "$SAMPLE" 2>/dev/null; expect_eq "$?" 2 "--limit bad number"
+# (re-counting a truncated prefix need not give N in general; for this sample it does at every N tried)
+for n in 0 1 5 17 40 66 67 200; do
+  got=$("$TKM" --truncate $n "$SAMPLE" | "$TKM")
+  want=$(( n < 67 ? n : 67 ))
+  expect_eq "$got" "$want" "--truncate $n then count"
+done
+expect_eq "$("$TKM" --truncate 1000 "$SAMPLE" | cmp - "$SAMPLE" && echo same)" "same" "--truncate over the length is the whole input"
+# a 1 MiB input against a 10-token budget stops early (reads one chunk, not the whole pipe)
+expect_eq "$(cat "$T/big" | "$TKM" --limit 10 | cut -d' ' -f1)" "11+" "--limit on a pipe"
+
 # corpus spot checks against the golden counts (if both are present)
 G=$SRC/tests/golden/counts.tsv
 if [[ -d "$CORPUS" && -f "$G" ]]; then
