@@ -19,6 +19,8 @@
  *    encode_ordinary(data.decode("utf-8", "replace")).
  *  - TKM_UTF8_STRICT: ill-formed UTF-8 is an error (TKM_ERR_INVALID_UTF8) and the byte offset of
  *    the first bad sequence is reported in tkm_result.error_offset.
+ *  - When a text has several problems (strict mode and reject mode together), the one that comes
+ *    first in the text is reported, by every entry point alike.
  *  - Special-token strings (e.g. "<|endoftext|>") are ordinary text by default, as provider APIs
  *    treat user content. TKM_SPECIAL_ALLOW recognises them as single special tokens;
  *    TKM_SPECIAL_REJECT fails with TKM_ERR_SPECIAL_TOKEN (offset in error_offset).

@@ -193,8 +193,14 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
                    size_t *err_off) {
     int strict = (flags & TKM_UTF8_STRICT) != 0, valid = 0;
     if (k->limit == SIZE_MAX) { /* whole text: validate once, then skip per-piece checks */
-        size_t bad = tkm_utf8_first_invalid(s, n);
+        size_t bad = tkm_utf8_first_invalid(s, n), at;
+        const tkm_special *sp;
         if (bad < n && strict) {
+            /* the earliest problem in the text wins, as when the text is scanned in order */
+            if ((flags & TKM_SPECIAL_REJECT) && find_special(e, s, 0, n, &at, &sp) && at < bad) {
+                *err_off = (size_t)(s - k->origin) + at;
+                return TKM_ERR_SPECIAL_TOKEN;
+            }
             *err_off = (size_t)(s - k->origin) + bad;
             return TKM_ERR_INVALID_UTF8;
         }

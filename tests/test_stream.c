@@ -131,6 +131,7 @@ Test(stream, random_bytes_and_strict_offsets) {
         check_text(e, "random", s, n, chunks, 3, 0);
         check_text(e, "random-strict", s, n, chunks, 3, TKM_UTF8_STRICT);
         check_text(e, "random-reject", s, n, chunks, 3, TKM_SPECIAL_REJECT);
+        check_text(e, "random-strict-reject", s, n, chunks, 3, TKM_SPECIAL_REJECT | TKM_UTF8_STRICT);
         free(s);
     }
     tkm_encoding_free(e);
@@ -144,5 +145,15 @@ Test(stream, special_tokens_across_chunks) {
     check_text(e, "allow", t, strlen(t), chunks, 4, TKM_SPECIAL_ALLOW);
     check_text(e, "reject", t, strlen(t), chunks, 4, TKM_SPECIAL_REJECT);
     check_text(e, "ordinary", t, strlen(t), chunks, 4, 0);
+    /* several problems: the earliest in the text is reported, by the stream and one-shot alike */
+    const char *both[] = {"ab <|endoftext|> x\xFFy", "ab \xFF <|endoftext|>", "\xFF", "<|endoftext|>"};
+    for (int i = 0; i < 4; i++)
+        check_text(e, "strict+reject", both[i], strlen(both[i]), chunks, 4, TKM_UTF8_STRICT | TKM_SPECIAL_REJECT);
+    tkm_options o = {sizeof o, TKM_UTF8_STRICT | TKM_SPECIAL_REJECT, 0, NULL};
+    tkm_result r = {sizeof r, 0, 0, 0};
+    cr_assert_eq(tkm_count_ex(e, both[0], strlen(both[0]), &o, &r), TKM_ERR_SPECIAL_TOKEN);
+    cr_assert_eq(r.error_offset, 3);
+    cr_assert_eq(tkm_count_ex(e, both[1], strlen(both[1]), &o, &r), TKM_ERR_INVALID_UTF8);
+    cr_assert_eq(r.error_offset, 3);
     tkm_encoding_free(e);
 }
