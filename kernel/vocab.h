@@ -9,6 +9,24 @@
  * Layout: token bytes of rank r are bytes[offsets[r] .. offsets[r+1]); a rank absent from the file
  * (a gap) has an empty range. slots[] is an open-addressing table (linear probing, power-of-two
  * size, load <= 1/2) of ranks keyed by XXH3_64bits(token bytes); TKM_RANK_NONE marks empty slots.
+ * It holds every token and is the reference lookup (tkm_ranks_find_slow).
+ *
+ * fast[] is the hot-path lookup for tokens of at most TKM_FAST_MAX (12) bytes: open addressing
+ * with linear probing over 16-byte slots that hold the token's bytes inline, so a lookup is one
+ * multiply-hash and (nearly always) one cache line, with no pointer chase and no memcmp call.
+ *
+ * Design notes (measured on o200k_base, English corpus, one core): the XXH3 table costs three
+ * dependent cache misses per piece (slot -> offsets -> bytes) plus a memcmp call; with it, lookup
+ * was ~70% of the counting profile (emit_piece + tkm_ranks_find + memcmp). The inline-key table
+ * trades 4 MiB of table for one miss. A key is the token's bytes read as (k0, k1) with
+ * overlapping loads, which is canonical for a given length:
+ *   n in [8,12]: k0 = bytes[0..8), k1 = bytes[n-4..n)
+ *   n in [4, 8): k0 = bytes[0..4) | bytes[n-4..n) << 32, k1 = 0
+ *   n in [1, 4): k0 = b[0] | b[n/2] << 8 | b[n-1] << 16, k1 = 0
+ * Slot word 0 = k0; word 1 = k1 | rank << 32 | n << 59 (rank < 2^27). Empty slot: word 1 == 0 (a
+ * token has n >= 1). Loads are little-endian on every host (bswap on big-endian), so a table
+ * generated on one host is valid on another. A vocabulary with a short token of rank >= 2^27
+ * gets no fast table (fast == NULL) and uses the slow one.
  */
 #ifndef TKM_VOCAB_H
 #define TKM_VOCAB_H
@@ -32,12 +50,54 @@ typedef struct tkm_ranks {
     uint32_t mask;           /* slot count - 1                                         */
     uint32_t max_len;        /* longest token in bytes                                 */
     uint8_t sha256[32];      /* of the canonical .tiktoken file                        */
+    const uint64_t *fast;    /* 2 * (fast_mask + 1) words, or NULL                     */
+    uint32_t fast_mask;      /* fast slot count - 1                                    */
+    uint32_t fast_shift;     /* 64 - log2(fast slot count)                             */
 } tkm_ranks;
+
+#define TKM_FAST_MAX 12u
+#define TKM_FAST_RANK_LIMIT (1u << 27)
 
 static inline uint64_t tkm_vocab_hash(const uint8_t *p, size_t n) { return XXH3_64bits(p, n); }
 
-/* Rank of the token with bytes p[0..n), or TKM_RANK_NONE. */
-static inline uint32_t tkm_ranks_find(const tkm_ranks *v, const uint8_t *p, size_t n) {
+static inline uint64_t tkm_load64le(const uint8_t *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+static inline uint32_t tkm_load32le(const uint8_t *p) {
+    uint32_t x;
+    memcpy(&x, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap32(x);
+#endif
+    return x;
+}
+
+/* The fast-table key of p[0..n), 1 <= n <= TKM_FAST_MAX (see the layout notes above). */
+static inline void tkm_fast_key(const uint8_t *p, size_t n, uint64_t *k0, uint64_t *k1) {
+    if (n >= 8) {
+        *k0 = tkm_load64le(p);
+        *k1 = tkm_load32le(p + n - 4);
+    } else if (n >= 4) {
+        *k0 = (uint64_t)tkm_load32le(p) | (uint64_t)tkm_load32le(p + n - 4) << 32;
+        *k1 = 0;
+    } else {
+        *k0 = (uint64_t)p[0] | (uint64_t)p[n >> 1] << 8 | (uint64_t)p[n - 1] << 16;
+        *k1 = 0;
+    }
+}
+
+static inline uint64_t tkm_fast_hash(uint64_t k0, uint64_t k1, size_t n) {
+    uint64_t h = (k0 ^ (k1 << 7) ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 31) * 0xC2B2AE3D27D4EB4Full;
+}
+
+/* Rank of the token with bytes p[0..n), or TKM_RANK_NONE: the reference lookup (XXH3 table). */
+static inline uint32_t tkm_ranks_find_slow(const tkm_ranks *v, const uint8_t *p, size_t n) {
     if (n == 0 || n > v->max_len) return TKM_RANK_NONE;
     uint32_t i = (uint32_t)tkm_vocab_hash(p, n) & v->mask;
     for (;;) {
@@ -47,6 +107,24 @@ static inline uint32_t tkm_ranks_find(const tkm_ranks *v, const uint8_t *p, size
         if (b - a == n && memcmp(v->bytes + a, p, n) == 0) return r;
         i = (i + 1) & v->mask;
     }
+}
+
+/* Rank of the token with bytes p[0..n), or TKM_RANK_NONE. */
+static inline uint32_t tkm_ranks_find(const tkm_ranks *v, const uint8_t *p, size_t n) {
+    if (n - 1u < TKM_FAST_MAX && v->fast) {
+        uint64_t k0, k1;
+        tkm_fast_key(p, n, &k0, &k1);
+        const uint64_t want = k1 | (uint64_t)n << 59;
+        size_t i = (size_t)(tkm_fast_hash(k0, k1, n) >> v->fast_shift);
+        for (;;) {
+            const uint64_t *sl = v->fast + 2 * i;
+            uint64_t w1 = sl[1];
+            if (sl[0] == k0 && (w1 & 0xF8000000FFFFFFFFull) == want) return (uint32_t)(w1 >> 32) & 0x7FFFFFFu;
+            if (w1 == 0) return TKM_RANK_NONE;
+            i = (i + 1) & v->fast_mask;
+        }
+    }
+    return tkm_ranks_find_slow(v, p, n);
 }
 
 /* Bytes of rank r (r < n_ranks); *n = 0 for a gap. */

@@ -148,7 +148,8 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
     /* Pass 1: syntax, counts. */
     size_t pos = 0, line = 0, n_tokens = 0, max_rank_line = 1;
     uint64_t total = 0;
-    uint32_t max_rank = 0, max_len = 0;
+    uint32_t max_rank = 0, max_len = 0, max_short_rank = 0;
+    size_t n_short = 0; /* tokens of at most TKM_FAST_MAX bytes: the fast table */
     tkm_vb_line ln;
     while (pos < len) {
         line++;
@@ -160,6 +161,10 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
             max_rank_line = line;
         }
         if (ln.tok_len > max_len) max_len = (uint32_t)ln.tok_len;
+        if (ln.tok_len <= TKM_FAST_MAX) {
+            n_short++;
+            if (ln.rank > max_short_rank) max_short_rank = ln.rank;
+        }
     }
     /* offsets are 32-bit; n_tokens <= n_ranks <= 2^31 */
     if (total > 0xFFFFFFFEu) return tkm_vb_fail(out, err_line, line, TKM_VB_MALFORMED);
@@ -170,7 +175,16 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
     uint32_t n_ranks = max_rank + 1u; /* n_tokens > n_ranks means a repeated rank: pass 2 reports it */
     uint64_t slots = 2;
     while (slots < 2u * (uint64_t)n_tokens) slots <<= 1;
-    uint64_t need = ((uint64_t)n_ranks + 1u) * 4u + slots * 4u + total + 1u;
+    /* fast table: load <= 3/4; none if a short token's rank does not fit its 27 bits */
+    uint64_t fslots = 0;
+    uint32_t fshift = 64;
+    if (max_short_rank < TKM_FAST_RANK_LIMIT) {
+        fslots = 2;
+        fshift = 63;
+        while (3u * fslots < 4u * (uint64_t)n_short) fslots <<= 1, fshift--;
+    }
+    uint64_t fast_at = (((uint64_t)n_ranks + 1u) * 4u + slots * 4u + total + 1u + 7u) & ~(uint64_t)7u;
+    uint64_t need = fast_at + fslots * 16u;
     if (need > (uint64_t)SIZE_MAX) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
     uint8_t *block = (uint8_t *)alloc(opaque, (size_t)need);
     if (!block) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
@@ -229,6 +243,28 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
         }
     }
 
+    /* Pass 5: fast table (tokens of at most TKM_FAST_MAX bytes), ranks in ascending order. Bytes
+     * are already known to be distinct, so equal keys cannot occur. */
+    uint64_t *fast = NULL;
+    if (fslots) {
+        fast = (uint64_t *)(void *)(block + fast_at);
+        for (uint64_t i = 0; i < 2u * fslots; i++) fast[i] = 0;
+        for (uint32_t r = 0; r < n_ranks; r++) {
+            uint32_t a = offsets[r], b = offsets[r + 1];
+            if (a == b || b - a > TKM_FAST_MAX) continue;
+            uint64_t k0, k1;
+            size_t n = b - a;
+            tkm_fast_key(bytes + a, n, &k0, &k1);
+            size_t i = (size_t)(tkm_fast_hash(k0, k1, n) >> fshift);
+            while (fast[2 * i + 1] != 0) i = (i + 1) & (size_t)(fslots - 1u);
+            fast[2 * i] = k0;
+            fast[2 * i + 1] = k1 | (uint64_t)r << 32 | (uint64_t)n << 59;
+        }
+    }
+
+    out->fast = fast;
+    out->fast_mask = fslots ? (uint32_t)(fslots - 1u) : 0;
+    out->fast_shift = fshift;
     out->bytes = bytes;
     out->offsets = offsets;
     out->slots = slot;

@@ -347,7 +347,7 @@ int oracle_text_agrees(const uint8_t *s, size_t n, size_t *first_bad) {
 /* ---- simple BPE ----------------------------------------------------------------------------- */
 
 static uint32_t rank_of(const tkm_ranks *v, const uint8_t *p, size_t a, size_t b) {
-    return tkm_ranks_find(v, p + a, b - a);
+    return tkm_ranks_find_slow(v, p + a, b - a); /* independent of the fast table */
 }
 
 static size_t emit_parts(const tkm_ranks *v, const uint8_t *p, const size_t *start, size_t m, uint32_t *out) {
@@ -488,7 +488,7 @@ static void enc_emit(void *vctx, size_t a, size_t b) {
     enc_ctx *c = vctx;
     const uint8_t *piece = c->t + a;
     size_t len = b - a;
-    uint32_t whole = tkm_ranks_find(c->v, piece, len);
+    uint32_t whole = tkm_ranks_find_slow(c->v, piece, len);
     if (whole != TKM_RANK_NONE) {
         if (c->out && c->count < c->cap) c->out[c->count] = whole;
         c->count++;

@@ -132,7 +132,7 @@ static void check_compiled(const enc_case *c) {
     cr_assert_eq(slots & v->mask, 0u);
     cr_assert_geq((uint64_t)slots, 2u * (uint64_t)v->n_tokens);
     cr_assert_lt((uint64_t)slots, 4u * (uint64_t)v->n_tokens);
-    uint32_t present = 0, max_len = 0;
+    uint32_t present = 0, max_len = 0, short_tokens = 0;
     for (uint32_t r = 0; r < v->n_ranks; r++) {
         size_t n;
         const uint8_t *p = tkm_ranks_bytes(v, r, &n);
@@ -140,7 +140,29 @@ static void check_compiled(const enc_case *c) {
         present++;
         if (n > max_len) max_len = (uint32_t)n;
         cr_assert_eq(tkm_ranks_find(v, p, n), r, "%s rank %u round trip", c->file, r);
+        cr_assert_eq(tkm_ranks_find_slow(v, p, n), r, "%s rank %u round trip (slow table)", c->file, r);
+        if (n <= TKM_FAST_MAX) short_tokens++;
+        /* near misses: the same bytes with the last one changed, one byte shorter, one longer */
+        uint8_t q[TKM_FAST_MAX + 2];
+        if (n + 1 <= sizeof q) {
+            memcpy(q, p, n);
+            for (unsigned d = 1; d < 256; d += 97) {
+                q[n - 1] = (uint8_t)(p[n - 1] + d);
+                cr_assert_eq(tkm_ranks_find(v, q, n), tkm_ranks_find_slow(v, q, n), "%s near miss of %u", c->file, r);
+            }
+            memcpy(q, p, n);
+            q[n] = 'q';
+            cr_assert_eq(tkm_ranks_find(v, q, n + 1), tkm_ranks_find_slow(v, q, n + 1), "%s longer than %u", c->file, r);
+            if (n > 1)
+                cr_assert_eq(tkm_ranks_find(v, q, n - 1), tkm_ranks_find_slow(v, q, n - 1), "%s shorter than %u", c->file, r);
+        }
     }
+    /* fast table: every token of at most TKM_FAST_MAX bytes, load <= 3/4 */
+    cr_assert_not_null(v->fast, "%s has a fast table", c->file);
+    uint32_t fused = 0;
+    for (uint32_t i = 0; i <= v->fast_mask; i++) fused += v->fast[2 * i + 1] != 0;
+    cr_assert_eq(fused, short_tokens, "%s fast table holds every short token", c->file);
+    cr_assert_leq(4u * (uint64_t)short_tokens, 3u * ((uint64_t)v->fast_mask + 1u), "%s fast load", c->file);
     cr_assert_eq(present, v->n_tokens);
     cr_assert_eq(max_len, v->max_len);
     uint32_t used = 0;
@@ -174,6 +196,9 @@ static void check_runtime_identical(const enc_case *c) {
     cr_assert(memcmp(rt.offsets, v->offsets, ((size_t)v->n_ranks + 1) * 4) == 0, "%s offsets", c->file);
     cr_assert(memcmp(rt.slots, v->slots, ((size_t)v->mask + 1) * 4) == 0, "%s slots", c->file);
     cr_assert(memcmp(rt.bytes, v->bytes, v->offsets[v->n_ranks]) == 0, "%s bytes", c->file);
+    cr_assert_eq(rt.fast_mask, v->fast_mask);
+    cr_assert_eq(rt.fast_shift, v->fast_shift);
+    cr_assert(memcmp(rt.fast, v->fast, ((size_t)v->fast_mask + 1) * 16) == 0, "%s fast table", c->file);
     tkm_ranks_destroy(&rt, t_free, &live);
     cr_assert_eq(live, 0);
     cr_assert_null(rt.offsets);

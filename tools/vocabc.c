@@ -155,6 +155,15 @@ static void put_u32_array(FILE *f, const char *type_name, const uint32_t *a, siz
     fprintf(f, "};\n\n");
 }
 
+static void put_u64_array(FILE *f, const char *type_name, const uint64_t *a, size_t n) {
+    fprintf(f, "static const uint64_t %s[%zu] = {\n", type_name, n);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "0x%llxu,", (unsigned long long)a[i]);
+        if (i % 8 == 7 || i + 1 == n) fputc('\n', f);
+    }
+    fprintf(f, "};\n\n");
+}
+
 /* ---- modes ----------------------------------------------------------------------------------- */
 
 static int parse_hex_sha(const char *s, uint8_t out[32]) {
@@ -219,11 +228,19 @@ static void emit_ranks(const char *name, const char *tiktoken_path, const tkm_ra
     put_u32_array(f, arr, v->offsets, (size_t)v->n_ranks + 1u);
     snprintf(arr, sizeof arr, "tkm_slots_%s", name);
     put_u32_array(f, arr, v->slots, (size_t)v->mask + 1u);
+    if (v->fast) {
+        snprintf(arr, sizeof arr, "tkm_fast_%s", name);
+        put_u64_array(f, arr, v->fast, 2u * ((size_t)v->fast_mask + 1u));
+    }
     fprintf(f, "const tkm_ranks tkm_ranks_%s = {\n", name);
     fprintf(f, "    tkm_bytes_%s, tkm_offsets_%s, tkm_slots_%s,\n", name, name, name);
     fprintf(f, "    %luu, %luu, %luu, %luu,\n    {", (unsigned long)v->n_ranks, (unsigned long)v->n_tokens,
             (unsigned long)v->mask, (unsigned long)v->max_len);
-    for (int i = 0; i < 32; i++) fprintf(f, "0x%02x%s", v->sha256[i], i == 31 ? "}\n" : i % 16 == 15 ? ",\n     " : ", ");
+    for (int i = 0; i < 32; i++) fprintf(f, "0x%02x%s", v->sha256[i], i == 31 ? "},\n" : i % 16 == 15 ? ",\n     " : ", ");
+    if (v->fast)
+        fprintf(f, "    tkm_fast_%s, %luu, %luu\n", name, (unsigned long)v->fast_mask, (unsigned long)v->fast_shift);
+    else
+        fprintf(f, "    NULL, 0u, 64u\n");
     fprintf(f, "};\n");
     out_close(&o);
 }
