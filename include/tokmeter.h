@@ -78,7 +78,11 @@ typedef enum tkm_status {
     TKM_ERR_BAD_VOCAB = 10,       /**< a user-supplied .tiktoken file is malformed            */
     TKM_ERR_UNSUPPORTED = 11,     /**< valid request this build or encoding cannot serve      */
     TKM_ERR_INVALID_HANDLE = 12,  /**< a handle that is not (or no longer) an open encoding   */
-    TKM_ERR_INTERNAL = 13         /**< a broken invariant; please report                      */
+    TKM_ERR_INTERNAL = 13,        /**< a broken invariant; please report                      */
+    TKM_ERR_BAD_JSON = 14,        /**< chat: not well-formed JSON (offset and message in the result) */
+    TKM_ERR_BAD_REQUEST = 15,     /**< chat: valid JSON of the wrong shape (message names the path) */
+    TKM_ERR_TOO_LARGE = 16,       /**< chat: body over the size limit or nested deeper than allowed */
+    TKM_ERR_BAD_PRICES = 17       /**< a price table is malformed (line in tkm_prices_load's out) */
 } tkm_status;
 
 /** A static, human-readable English description of a status ("success", ...). Never NULL. */
@@ -150,6 +154,29 @@ TKM_API const char *const *tkm_encoding_names(void);
 
 /** Known model names (exact) and prefixes with their encodings; index i until NULL is returned. */
 TKM_API const char *tkm_model_at(size_t i, const char **encoding_name, int *is_prefix);
+
+/* ---- kernels (CPU-specific fast paths; every kernel gives identical results) ---------------- */
+enum {
+    TKM_KERNEL_USABLE = 1u << 0,  /**< this CPU can run it                                      */
+    TKM_KERNEL_NATIVE = 1u << 1,  /**< real instructions of this architecture (else: emulated)  */
+    TKM_KERNEL_DEFAULT = 1u << 2  /**< new handles use it (best native one, or TOKMETER_KERNEL) */
+};
+
+/**
+ * Kernel i of this build (best first: "avx512", "avx2", "neon", "scalar"; the order depends on the
+ * architecture), or NULL past the last. *flags (may be NULL) gets TKM_KERNEL_* bits. The default is
+ * the best native kernel the CPU supports; the environment variable TOKMETER_KERNEL=NAME, read
+ * once, forces one for every handle (tkm_encoding_open then fails with TKM_ERR_UNSUPPORTED if the
+ * named kernel does not exist or this CPU cannot run it). Emulated kernels (SIMDe, the other
+ * architecture's) exist for testing; they are never chosen by default.
+ */
+TKM_API const char *tkm_kernel_at(size_t i, unsigned *flags);
+
+/** Open a built-in encoding with a given kernel (TKM_ERR_UNSUPPORTED if this CPU cannot run it). */
+TKM_API TKM_NODISCARD tkm_status tkm_encoding_open_kernel(const char *name, const char *kernel, tkm_encoding **out);
+
+/** The kernel a handle counts with (a static string). */
+TKM_API TKM_NODISCARD tkm_status tkm_encoding_kernel(const tkm_encoding *enc, const char **kernel);
 
 /* ---- options and results -------------------------------------------------------------------- */
 enum {
@@ -249,6 +276,203 @@ TKM_API TKM_NODISCARD tkm_status tkm_stream_feed(tkm_stream *s, const void *chun
 TKM_API TKM_NODISCARD tkm_status tkm_stream_finish(tkm_stream *s, tkm_result *result);
 /** Release a stream. NULL is accepted. */
 TKM_API void tkm_stream_free(tkm_stream *s);
+
+/* ---- multi-threaded counting ------------------------------------------------------------------
+ * Texts are split only at safe cut points: positions where counting the two sides separately
+ * provably gives the count of the whole (the rule the streaming counter uses). So every answer -
+ * count, status, error offset - equals tkm_count_ex on the same text with the same options. Threads
+ * are POSIX threads started and joined within the call: no global state, no thread pool; any
+ * number of calls may run at once. n_threads 0 means the CPUs this process may run on. Each
+ * thread's working memory comes from opt->allocator when given (it must then be thread-safe);
+ * only the threads' own stacks do not. A thread that cannot be started is not an error: its
+ * share is counted by the calling thread. Full counts only (no limit, no ids).
+ */
+
+/** Most threads one call uses; larger n_threads values are capped to this. */
+#define TKM_MAX_THREADS 256
+
+/**
+ * Count text[0..len) on up to n_threads threads. Each thread gets at least 256 KiB (smaller texts
+ * are counted on the calling thread), cut at a safe point at or shortly after each 1/n boundary;
+ * where no safe point is found nearby (e.g. one very long pre-token) fewer pieces are used. Same
+ * result and status as tkm_count_ex: on an error, the earliest problem of the whole text.
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_count_parallel(const tkm_encoding *enc, const void *text, size_t len,
+                                                     unsigned n_threads, const tkm_options *opt, tkm_result *result);
+
+/**
+ * The last safe cut point of text[0..len) at or after `from`: the largest c with from <= c < len
+ * such that, for any bytes X that follow, counting text[0..c) and then text[c..len) + X gives the
+ * count of text + X, and the earliest problem of text + X is the earliest of text[0..c) if it has
+ * one, else c + the offset of the earliest problem of text[c..len) + X. Decided from text[0..len)
+ * alone, so input can be cut into windows before the rest arrives. *cut = 0 when there is none
+ * (no safe point in range, or options under which cutting is unsafe: see tkm_count_parallel).
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_find_cut(const tkm_encoding *enc, const void *text, size_t len, size_t from,
+                                               const tkm_options *opt, size_t *cut);
+
+/** One input of a batch. Set struct_size = sizeof(tkm_text) in every element. */
+typedef struct tkm_text {
+    size_t struct_size;
+    const void *data; /**< may be NULL when len is 0 */
+    size_t len;
+} tkm_text;
+
+/** The answer for one input of a batch. Set out[0].struct_size = sizeof(tkm_item_result). */
+typedef struct tkm_item_result {
+    size_t struct_size;
+    tkm_status status;   /**< as tkm_count_ex would return for this input                      */
+    size_t tokens;       /**< tokens counted (valid when status is TKM_OK, else 0)             */
+    size_t error_offset; /**< byte offset of the problem for INVALID_UTF8 / SPECIAL_TOKEN, else 0 */
+} tkm_item_result;
+
+/**
+ * Count n_items independent texts (e.g. a gateway's requests) on up to n_threads threads, each
+ * text whole on one thread, with the same options. Fewer threads are used for small batches
+ * (about one per 64 KiB of text). The array strides are items[0].struct_size and
+ * out[0].struct_size, so callers built against an older, smaller struct keep working; an item whose
+ * struct_size differs from items[0]'s fails with TKM_ERR_INVALID_ARGUMENT.
+ * Every out[i] is written whenever out[0].struct_size is valid - also when the call itself fails
+ * (bad handle, options, items), then with that status in each. Returns TKM_OK when every item is
+ * TKM_OK, otherwise the status of the lowest-index item that failed (or of the call).
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_count_batch(const tkm_encoding *enc, const tkm_text *items, size_t n_items,
+                                                  unsigned n_threads, const tkm_options *opt, tkm_item_result *out);
+/* ---- end of multi-threaded counting ------------------------------------------------------------ */
+
+/* ==== chat requests and cost ================================================================ */
+/*
+ * Counting OpenAI Chat Completions bodies. The text of every message is counted exactly (the same
+ * count tkm_count gives); the framing around it - per-message and per-name overheads, reply
+ * priming, tool definitions, images - follows OpenAI's published method (the openai-cookbook
+ * notebook "How to count tokens with tiktoken", and the vision guide's image formula). That method
+ * is an estimate OpenAI documents, not a guarantee: tkm_chat_result.flags says where a request
+ * goes beyond what it covers, and what could not be counted at all (never guessed).
+ * JSON is parsed with json-c; the option/result structs are struct_size-versioned like the rest.
+ */
+
+/** Caller-supplied size of an image part (e.g. known to the gateway from an upload). */
+typedef struct tkm_chat_image_size {
+    uint32_t width, height; /**< pixels; 0 x 0 = not known (the data: URL header is read if possible) */
+} tkm_chat_image_size;
+
+typedef struct tkm_chat_options {
+    size_t struct_size;           /**< sizeof(tkm_chat_options) */
+    const char *model;            /**< overrides the body's "model"; NULL: the body's model is used */
+    size_t max_body_bytes;        /**< 0: 64 MiB. Larger bodies -> TKM_ERR_TOO_LARGE, nothing parsed */
+    uint32_t max_depth;           /**< JSON nesting limit; 0: 64. Deeper -> TKM_ERR_TOO_LARGE */
+    uint32_t reserved0;
+    const tkm_chat_image_size *image_sizes; /**< sizes of the request's image parts, in order */
+    size_t n_image_sizes;
+} tkm_chat_options;
+
+/* tkm_chat_result.flags */
+enum {
+    TKM_CHAT_EXTENDED = 1u << 0,   /**< the body has parts the cookbook's method does not cover
+                                         (content-part arrays, assistant tool_calls, nested tool
+                                         parameters, detail "auto" counted as high); counted as
+                                         README "Chat requests" describes                          */
+    TKM_CHAT_MODEL_UNVERIFIED = 1u << 1, /**< the model is not one the cookbook checked against the
+                                         API (gpt-4o*, gpt-4, gpt-3.5-turbo); its encoding family's
+                                         constants were used                                    */
+    TKM_CHAT_INCOMPLETE = 1u << 2, /**< something was not counted: see n_images_unknown, n_parts_unknown */
+    TKM_CHAT_USAGE = 1u << 3,      /**< a response carried "usage": usage_* fields are the API's own numbers */
+    TKM_CHAT_STREAM_DONE = 1u << 4 /**< an SSE capture ended with "data: [DONE]"                  */
+};
+
+typedef struct tkm_chat_result {
+    size_t struct_size;           /**< sizeof(tkm_chat_result) */
+    uint32_t flags;               /**< TKM_CHAT_* */
+    uint32_t reserved0;
+    char model[64];               /**< the model counted for (option or body), truncated if longer */
+    const char *encoding;         /**< its encoding, a static string */
+    /* request (tkm_chat_count_request) */
+    size_t prompt_tokens;         /**< the estimate: text + overhead + tools + images */
+    size_t text_tokens;           /**< exact counts of the text counted (roles, content, names, ...) */
+    size_t overhead_tokens;       /**< per-message/per-name overheads and reply priming */
+    size_t tool_tokens;           /**< tools / functions definitions */
+    size_t image_tokens;          /**< images whose size was known */
+    size_t n_messages;
+    size_t n_images;              /**< image parts seen */
+    size_t n_images_unknown;      /**< ...of which not counted: size or model formula unknown */
+    size_t n_parts_unknown;       /**< other parts not counted (audio, files, unknown types) */
+    /* response (tkm_chat_count_response / tkm_chat_count_sse) */
+    size_t completion_tokens;     /**< exact counts of generated content, refusals, tool-call names and arguments */
+    size_t n_choices;
+    size_t usage_prompt_tokens, usage_completion_tokens, usage_cached_tokens; /**< with TKM_CHAT_USAGE */
+    /* errors */
+    size_t error_offset;          /**< TKM_ERR_BAD_JSON: byte offset of the problem */
+    char error[160];              /**< what went wrong and where, e.g. "messages[2].content: expected ..." */
+} tkm_chat_result;
+
+/**
+ * Prompt tokens of a Chat Completions request body (`messages`, optional `tools` or legacy
+ * `functions`). Errors: TKM_ERR_BAD_JSON, TKM_ERR_BAD_REQUEST, TKM_ERR_TOO_LARGE (with
+ * result->error), TKM_ERR_UNKNOWN_MODEL, TKM_ERR_UNSUPPORTED (a model without chat framing, e.g.
+ * a legacy completions model or gpt-oss / harmony).
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_chat_count_request(const void *body, size_t len, const tkm_chat_options *opt,
+                                                         tkm_chat_result *result);
+
+/** Completion tokens of a Chat Completions response body (choices[].message). */
+TKM_API TKM_NODISCARD tkm_status tkm_chat_count_response(const void *body, size_t len, const tkm_chat_options *opt,
+                                                          tkm_chat_result *result);
+
+/**
+ * Completion tokens of a captured Chat Completions SSE stream: one JSON chunk per "data:" line,
+ * choices[].delta content / refusal / tool_calls concatenated per choice and counted once, until
+ * "data: [DONE]". Other SSE fields and comments are ignored. error_offset is a byte offset in the
+ * capture.
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_chat_count_sse(const void *capture, size_t len, const tkm_chat_options *opt,
+                                                     tkm_chat_result *result);
+
+/* ---- prices: integers, never floating-point money ------------------------------------------ */
+/*
+ * A price is stored as pico-dollars per token, which is the same number as micro-dollars per
+ * million tokens ($2.50 / 1M tokens = 2,500,000). A cost is pico-dollars (1e-12 USD) as uint64:
+ * exact for every price with at most six decimals per 1M tokens, up to $18.4 million per value.
+ */
+typedef struct tkm_prices tkm_prices; /**< opaque, immutable, thread-safe */
+
+/** The price table compiled into the library (data/prices.tsv). Free with tkm_prices_free(). */
+TKM_API TKM_NODISCARD tkm_status tkm_prices_open_builtin(tkm_prices **out);
+
+/**
+ * A price table from the bytes of a user's file, same format as data/prices.tsv. `data` is only
+ * read during the call. On TKM_ERR_BAD_PRICES, *error_line (may be NULL) is the 1-based line.
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_prices_load(const void *data, size_t len, tkm_prices **out, size_t *error_line);
+
+/** Release a table. NULL is accepted. */
+TKM_API void tkm_prices_free(tkm_prices *p);
+
+typedef struct tkm_cost {
+    size_t struct_size;             /**< sizeof(tkm_cost) */
+    const char *price_model;        /**< the row that matched (valid while the table is open)    */
+    const char *encoding;           /**< the row's encoding                                       */
+    const char *date;               /**< when the price was read, YYYY-MM-DD                      */
+    const char *source;             /**< where it was read                                        */
+    uint64_t input_price;           /**< pico-USD per input token (= micro-USD per 1M tokens)     */
+    uint64_t cached_input_price;    /**< pico-USD per cached input token (= input_price if none)  */
+    uint64_t output_price;          /**< pico-USD per output token                                */
+    uint64_t input_cost;            /**< pico-USD: uncached input + cached input                  */
+    uint64_t output_cost;           /**< pico-USD                                                 */
+    uint64_t total_cost;            /**< pico-USD                                                 */
+} tkm_cost;
+
+/**
+ * The cost of input_tokens (of which cached_input_tokens were cache hits) and output_tokens for a
+ * model: exact name first, then the longest matching prefix row. TKM_ERR_UNKNOWN_MODEL if no row
+ * matches; TKM_ERR_INVALID_ARGUMENT if cached > input; TKM_ERR_UNSUPPORTED if a cost overflows.
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_cost_estimate(const tkm_prices *prices, const char *model, uint64_t input_tokens,
+                                                    uint64_t cached_input_tokens, uint64_t output_tokens,
+                                                    tkm_cost *out);
+
+/** Row i of a table (model, prefix flag, prices in *out with zero costs); NULL when i is past the end. */
+TKM_API const char *tkm_prices_at(const tkm_prices *prices, size_t i, int *is_prefix, tkm_cost *out);
+/* ==== end of chat requests and cost ========================================================= */
 
 #ifdef __cplusplus
 }

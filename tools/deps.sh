@@ -7,8 +7,8 @@
 set -euo pipefail
 
 declare -A GROUP=(
-  [build]="cmake make gcc libc6-dev libxxhash-dev libsimde-dev"
-  [test]="libcriterion-dev libpcre2-dev unicode-data"
+  [build]="cmake make gcc libc6-dev libxxhash-dev libsimde-dev libjson-c-dev"
+  [test]="libcriterion-dev libpcre2-dev unicode-data libjansson-dev"
   [bench]="g++ libbenchmark-dev"
   [cross]="gcc-aarch64-linux-gnu qemu-user"
 )
