@@ -37,11 +37,20 @@ typedef struct cli {
     tkm_options opt;
     tkm_encoding *enc;
     const char *enc_name;
+    /* chat requests, request logs, costs, streaming (issue 5) */
+    int chat, cost, follow;
+    size_t stream_chunk;        /* --stream-chunk N: feed the streaming counter N bytes at a time */
+    const char *jsonl_field;    /* --jsonl FIELD */
+    const char *prices_file;    /* --prices FILE */
+    tkm_prices *prices;
+    int progress, progress_pct; /* a bar on stderr: only for a terminal and a long regular file */
 } cli;
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: %s [-e ENCODING | -m MODEL] [options] [FILE...]\n"
+            "       %s chat [-m MODEL] [--cost] [--json] REQUEST.json|RESPONSE.json|CAPTURE.sse...\n"
+            "       %s --jsonl FIELD [-m MODEL] [--cost] [--json] LOG.jsonl...\n"
             "Count the tokens of each FILE (or standard input; '-' is standard input) exactly as\n"
             "OpenAI's tiktoken does, and print 'COUNT FILE' per line, plus a total for several files.\n"
             "\n"
@@ -53,14 +62,22 @@ static void usage(FILE *f) {
             "      --limit N         budget check: exit 0 if every input has at most N tokens, 1 if one\n"
             "                        has more ('COUNT+ FILE': counted up to the stop), 2 on an error\n"
             "      --truncate N      write the longest prefix holding the first N tokens to stdout\n"
+            "      --stream-chunk N  count through the streaming counter, N bytes per feed\n"
+            "      --follow          print the tokens final so far after every read (for pipes)\n"
+            "      --jsonl FIELD     count one string field (dotted path, e.g. messages.0.content) of\n"
+            "                        each JSON line; per-line counts and a total\n"
+            "      --cost            add the price estimate (chat, --jsonl); integer micro-cent exact\n"
+            "      --prices FILE     a price table in the format of data/prices.tsv\n"
             "      --strict          invalid UTF-8 is an error (default: read as U+FFFD, like tiktoken\n"
             "                        on bytes.decode('utf-8', 'replace'))\n"
             "      --special MODE    special-token text: ordinary (default), allow, reject\n"
             "      --vocab FILE      use a .tiktoken file with --pattern gpt2|cl100k|o200k\n"
             "      --list            list encodings and known models\n"
             "      --version         print the version\n"
-            "  -h, --help            this help\n",
-            prog);
+            "  -h, --help            this help\n"
+            "'chat' counts a Chat Completions request (prompt tokens, OpenAI's documented method),\n"
+            "a response body or an SSE capture (completion tokens).\n",
+            prog, prog, prog);
 }
 
 /* Print s as a JSON string (control characters escaped; ill-formed UTF-8 as U+FFFD). */
@@ -138,9 +155,31 @@ static int changed_during_read(int fd, const struct stat *before, size_t bytes_r
     return 1;
 }
 
+/* A progress bar on stderr, redrawn when the percentage changes; only when c->progress is set. */
+static void progress(cli *c, unsigned long long done, unsigned long long total) {
+    if (!c->progress || !total) return;
+    int pct = (int)(done >= total ? 100 : done * 100 / total);
+    if (pct == c->progress_pct) return;
+    c->progress_pct = pct;
+    fprintf(stderr, "\r%s [%-40.*s] %3d%%", prog, pct * 40 / 100, "########################################", pct);
+}
+
+static void progress_end(cli *c) {
+    if (c->progress && c->progress_pct >= 0) fprintf(stderr, "\r%60s\r", "");
+    c->progress_pct = -1;
+}
+
+/* Long runs (a regular file of 64 MiB or more) get a bar when stderr is a terminal. */
+static void progress_begin(cli *c, const struct stat *st) {
+    c->progress = isatty(STDERR_FILENO) && S_ISREG(st->st_mode) && st->st_size >= (off_t)64 << 20;
+    c->progress_pct = -1;
+}
+
 /* Count one input through the streaming counter. Returns 0 on success. */
-static int count_fd(cli *c, int fd, const char *name, tkm_result *res, unsigned char *buf) {
+static int count_fd(cli *c, int fd, const char *name, tkm_result *res, unsigned char *buf,
+                    unsigned long long size) {
     tkm_stream *s = NULL;
+    unsigned long long done = 0;
     tkm_status st = tkm_stream_open(c->enc, &c->opt, &s);
     if (st != TKM_OK) {
         report_status(name, st, res);
@@ -154,9 +193,18 @@ static int count_fd(cli *c, int fd, const char *name, tkm_result *res, unsigned 
             return 1;
         }
         if (r == 0) break;
-        st = tkm_stream_feed(s, buf, (size_t)r, NULL);
+        size_t step = c->stream_chunk ? c->stream_chunk : (size_t)r, fin = 0;
+        for (size_t off = 0; off < (size_t)r && st == TKM_OK; off += step)
+            st = tkm_stream_feed(s, buf + off, (size_t)r - off < step ? (size_t)r - off : step, &fin);
         if (st != TKM_OK) break;
+        done += (unsigned long long)r;
+        if (c->follow) {
+            printf("%zu so far\n", fin);
+            fflush(stdout);
+        }
+        progress(c, done, size);
     }
+    progress_end(c);
     st = tkm_stream_finish(s, res);
     tkm_stream_free(s);
     if (st != TKM_OK) {
@@ -394,6 +442,263 @@ static int load_vocab(cli *c) {
     return 0;
 }
 
+/* ---- chat bodies, request logs and costs (issue 5) ------------------------------------------ */
+/* Exact dollars from pico-dollars: at least two decimals, trailing zeros trimmed. */
+static void print_usd(FILE *f, uint64_t pico) {
+    char d[16];
+    snprintf(d, sizeof d, "%012llu", (unsigned long long)(pico % 1000000000000ull));
+    int n = 12;
+    while (n > 2 && d[n - 1] == '0') n--;
+    fprintf(f, "%llu.%.*s", (unsigned long long)(pico / 1000000000000ull), n, d);
+}
+
+static int load_prices(cli *c) {
+    if (c->prices) return 0;
+    if (!c->prices_file) {
+        tkm_status st = tkm_prices_open_builtin(&c->prices);
+        if (st == TKM_OK) return 0;
+        fprintf(stderr, "%s: built-in price table: %s\n", prog, tkm_status_string(st));
+        return 1;
+    }
+    int fd;
+    int err = open_input(c->prices_file, &fd);
+    if (err) {
+        fprintf(stderr, "%s: %s: %s\n", prog, c->prices_file, strerror(err));
+        return 1;
+    }
+    unsigned char *data;
+    size_t len, line = 0;
+    int rc = slurp(fd, c->prices_file, &data, &len);
+    if (fd != STDIN_FILENO) close(fd);
+    if (rc) return 1;
+    tkm_status st = tkm_prices_load(data, len, &c->prices, &line);
+    free(data);
+    if (st == TKM_ERR_BAD_PRICES) {
+        fprintf(stderr, "%s: %s:%zu: %s\n", prog, c->prices_file, line, tkm_status_string(st));
+        return 1;
+    }
+    if (st != TKM_OK) {
+        fprintf(stderr, "%s: %s: %s\n", prog, c->prices_file, tkm_status_string(st));
+        return 1;
+    }
+    return 0;
+}
+
+static void chat_error(const char *name, tkm_status st, const tkm_chat_result *r) {
+    fprintf(stderr, "%s: %s: %s%s%s\n", prog, name, tkm_status_string(st), r->error[0] ? ": " : "", r->error);
+}
+
+/* An SSE capture starts (after blank space) with an SSE field, not with a JSON value. */
+static int looks_like_sse(const unsigned char *d, size_t n) {
+    size_t i = 0;
+    while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n')) i++;
+    static const char *const fields[] = {"data:", "event:", "id:", "retry:", ":"};
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
+        if (n - i >= strlen(fields[k]) && memcmp(d + i, fields[k], strlen(fields[k])) == 0) return 1;
+    return 0;
+}
+
+/* tokmeter chat FILE: a request (prompt tokens), a response or an SSE capture (completion tokens). */
+static int chat_fd(cli *c, int fd, const char *name, const char *label) {
+    unsigned char *data = NULL;
+    size_t len = 0;
+    if (slurp(fd, name, &data, &len)) return 1;
+    tkm_chat_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.model = c->model;
+    tkm_chat_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    const char *kind = "request";
+    tkm_status st;
+    if (looks_like_sse(data, len)) {
+        kind = "stream";
+        st = tkm_chat_count_sse(data, len, &o, &r);
+    } else {
+        st = tkm_chat_count_request(data, len, &o, &r);
+        if (st == TKM_ERR_BAD_REQUEST && strncmp(r.error, "messages: missing", 17) == 0) {
+            tkm_chat_result r2;
+            memset(&r2, 0, sizeof r2);
+            r2.struct_size = sizeof r2;
+            tkm_status st2 = tkm_chat_count_response(data, len, &o, &r2);
+            if (!(st2 == TKM_ERR_BAD_REQUEST && strncmp(r2.error, "choices: missing", 16) == 0)) {
+                st = st2, r = r2, kind = "response";
+            } else {
+                snprintf(r.error, sizeof r.error, "neither a request (no \"messages\") nor a response (no \"choices\")");
+            }
+        }
+    }
+    free(data);
+    if (st != TKM_OK) {
+        chat_error(name, st, &r);
+        return 1;
+    }
+    int request = strcmp(kind, "request") == 0;
+    tkm_cost cost;
+    memset(&cost, 0, sizeof cost);
+    cost.struct_size = sizeof cost;
+    if (c->cost) {
+        if (load_prices(c)) return 1;
+        uint64_t in = request ? r.prompt_tokens : 0, cached = 0, out = request ? 0 : r.completion_tokens;
+        if (!request && (r.flags & TKM_CHAT_USAGE)) in = r.usage_prompt_tokens, cached = r.usage_cached_tokens;
+        if (cached > in) cached = in;
+        st = tkm_cost_estimate(c->prices, r.model, in, cached, out, &cost);
+        if (st != TKM_OK) {
+            fprintf(stderr, "%s: %s: no price for model '%s'%s\n", prog, name, r.model,
+                    st == TKM_ERR_UNKNOWN_MODEL ? " (give a table with --prices FILE)" : "");
+            return 1;
+        }
+    }
+    if (c->json) {
+        fputs("{\"file\":", stdout);
+        json_string(stdout, label);
+        printf(",\"kind\":\"%s\",\"model\":", kind);
+        json_string(stdout, r.model);
+        fputs(",\"encoding\":", stdout);
+        json_string(stdout, r.encoding ? r.encoding : "");
+        if (request)
+            printf(",\"prompt_tokens\":%zu,\"text_tokens\":%zu,\"overhead_tokens\":%zu,\"tool_tokens\":%zu,"
+                   "\"image_tokens\":%zu,\"messages\":%zu,\"images\":%zu,\"images_unknown\":%zu,\"parts_unknown\":%zu",
+                   r.prompt_tokens, r.text_tokens, r.overhead_tokens, r.tool_tokens, r.image_tokens, r.n_messages,
+                   r.n_images, r.n_images_unknown, r.n_parts_unknown);
+        else
+            printf(",\"completion_tokens\":%zu,\"choices\":%zu", r.completion_tokens, r.n_choices);
+        if (r.flags & TKM_CHAT_USAGE)
+            printf(",\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"cached_tokens\":%zu}",
+                   r.usage_prompt_tokens, r.usage_completion_tokens, r.usage_cached_tokens);
+        if (!request && !strcmp(kind, "stream")) printf(",\"stream_done\":%s", r.flags & TKM_CHAT_STREAM_DONE ? "true" : "false");
+        printf(",\"extended\":%s,\"model_unverified\":%s,\"incomplete\":%s", r.flags & TKM_CHAT_EXTENDED ? "true" : "false",
+               r.flags & TKM_CHAT_MODEL_UNVERIFIED ? "true" : "false", r.flags & TKM_CHAT_INCOMPLETE ? "true" : "false");
+        if (c->cost) {
+            printf(",\"cost\":{\"price_model\":");
+            json_string(stdout, cost.price_model);
+            printf(",\"input_pico_usd\":%llu,\"output_pico_usd\":%llu,\"total_pico_usd\":%llu,\"total_usd\":\"",
+                   (unsigned long long)cost.input_cost, (unsigned long long)cost.output_cost,
+                   (unsigned long long)cost.total_cost);
+            print_usd(stdout, cost.total_cost);
+            printf("\",\"date\":");
+            json_string(stdout, cost.date);
+            printf(",\"source\":");
+            json_string(stdout, cost.source);
+            putchar('}');
+        }
+        puts("}");
+        return 0;
+    }
+    printf("%s: %s, model %s (%s)\n", label, kind, r.model, r.encoding ? r.encoding : "?");
+    if (request)
+        printf("  prompt_tokens %zu  (text %zu + framing %zu + tools %zu + images %zu)\n", r.prompt_tokens,
+               r.text_tokens, r.overhead_tokens, r.tool_tokens, r.image_tokens);
+    else
+        printf("  completion_tokens %zu  (%zu choice%s)\n", r.completion_tokens, r.n_choices, r.n_choices == 1 ? "" : "s");
+    if (r.flags & TKM_CHAT_USAGE)
+        printf("  usage reported by the API: prompt %zu (cached %zu), completion %zu\n", r.usage_prompt_tokens,
+               r.usage_cached_tokens, r.usage_completion_tokens);
+    if (r.flags & TKM_CHAT_EXTENDED)
+        puts("  note: has parts beyond the cookbook's method (content arrays, tool calls, ...): see README");
+    if (r.flags & TKM_CHAT_MODEL_UNVERIFIED)
+        puts("  note: the framing constants were not verified by OpenAI for this model");
+    if (r.flags & TKM_CHAT_INCOMPLETE)
+        printf("  note: NOT counted: %zu image(s) of unknown size or formula, %zu other part(s)\n", r.n_images_unknown,
+               r.n_parts_unknown);
+    if (!request && !strcmp(kind, "stream") && !(r.flags & TKM_CHAT_STREAM_DONE))
+        puts("  note: the capture does not end with data: [DONE]");
+    if (c->cost) {
+        fputs("  cost_usd ", stdout);
+        print_usd(stdout, cost.total_cost);
+        fputs(" (", stdout);
+        print_usd(stdout, cost.input_cost);
+        fputs(" input + ", stdout);
+        print_usd(stdout, cost.output_cost);
+        printf(" output; %s prices of %s, %s)\n", cost.price_model, cost.date, cost.source);
+    }
+    return 0;
+}
+
+/* --jsonl FIELD: one count per JSON line, a total; with --cost the input cost of each line. */
+static int jsonl_fd(cli *c, int fd, const struct stat *before, const char *name, const char *label,
+                    size_t *total_tokens, uint64_t *total_cost) {
+    FILE *f = fdopen(dup(fd), "r");
+    if (!f) {
+        fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
+        return 1;
+    }
+    tkm_chat_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    char *line = NULL;
+    size_t cap = 0, line_no = 0, file_tokens = 0;
+    unsigned long long done = 0;
+    int failed = 0, fatal = c->cost && load_prices(c);
+    ssize_t n;
+    progress_begin(c, before);
+    while (!fatal && (n = getline(&line, &cap, f)) >= 0) {
+        line_no++;
+        done += (unsigned long long)n;
+        size_t len = (size_t)n;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        if (!len) continue;
+        tkm_chat_result r;
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        tkm_status st = tkm_json_count_field(c->enc, line, len, c->jsonl_field, &o, &r);
+        if (st != TKM_OK) {
+            progress_end(c);
+            fprintf(stderr, "%s: %s:%zu: %s%s%s\n", prog, name, line_no, tkm_status_string(st), r.error[0] ? ": " : "",
+                    r.error);
+            failed = 1;
+            continue;
+        }
+        file_tokens += r.text_tokens;
+        *total_tokens += r.text_tokens;
+        const char *model = c->model ? c->model : r.model;
+        tkm_cost cost;
+        memset(&cost, 0, sizeof cost);
+        cost.struct_size = sizeof cost;
+        if (c->cost) {
+            st = model[0] ? tkm_cost_estimate(c->prices, model, r.text_tokens, 0, 0, &cost) : TKM_ERR_UNKNOWN_MODEL;
+            if (st != TKM_OK || *total_cost > UINT64_MAX - cost.input_cost) {
+                progress_end(c);
+                fprintf(stderr, "%s: %s:%zu: %s\n", prog, name, line_no,
+                        !model[0] ? "no model in the line (give -m MODEL)"
+                        : st == TKM_ERR_UNKNOWN_MODEL ? "no price for the line's model (give --prices FILE)"
+                                                      : "cost overflows");
+                failed = 1;
+                continue;
+            }
+            *total_cost += cost.input_cost;
+        }
+        if (c->json) {
+            fputs("{\"file\":", stdout);
+            json_string(stdout, label);
+            printf(",\"line\":%zu,\"tokens\":%zu", line_no, r.text_tokens);
+            if (c->cost) {
+                fputs(",\"model\":", stdout);
+                json_string(stdout, model);
+                printf(",\"cost_pico_usd\":%llu", (unsigned long long)cost.input_cost);
+            }
+            puts("}");
+        } else if (c->cost) {
+            printf("%zu ", r.text_tokens);
+            print_usd(stdout, cost.input_cost);
+            printf(" %s:%zu\n", label, line_no);
+        } else {
+            printf("%zu %s:%zu\n", r.text_tokens, label, line_no);
+        }
+        progress(c, done, S_ISREG(before->st_mode) ? (unsigned long long)before->st_size : 0);
+    }
+    progress_end(c);
+    if (!failed && ferror(f)) {
+        fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
+        failed = 1;
+    }
+    free(line);
+    fclose(f);
+    (void)file_tokens;
+    return failed || fatal;
+}
+
 static int need_arg(int i, int argc, const char *opt) {
     if (i + 1 >= argc) {
         fprintf(stderr, "%s: option %s needs an argument\n", prog, opt);
@@ -413,7 +718,9 @@ int main(int argc, char **argv) {
     /* A closed output pipe is a write error we report (exit 1), not a silent death by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
 
-    for (int i = 1; i < argc; i++) {
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "chat") == 0) c.chat = 1, first = 2; /* the chat subcommand */
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (no_more_opts || a[0] != '-' || strcmp(a, "-") == 0) {
             files[n_files++] = a;
@@ -455,6 +762,20 @@ int main(int argc, char **argv) {
             c.mode_truncate = !is_limit;
         }
         else if (strcmp(a, "--pattern") == 0) TAKE(c.pattern);
+        else if (strcmp(a, "--jsonl") == 0) TAKE(c.jsonl_field);
+        else if (strcmp(a, "--prices") == 0) TAKE(c.prices_file);
+        else if (strcmp(a, "--stream-chunk") == 0) {
+            const char *v = NULL;
+            TAKE(v);
+            char *end;
+            errno = 0;
+            unsigned long long b = strtoull(v, &end, 10);
+            if (!*v || *end || errno || v[0] == '-' || b == 0 || b > (1u << 30)) {
+                fprintf(stderr, "%s: --stream-chunk takes a number of bytes from 1 to 2^30, not '%s'\n", prog, v);
+                return 2;
+            }
+            c.stream_chunk = (size_t)b;
+        }
         else if (strcmp(a, "--special") == 0) {
             const char *m = NULL;
             TAKE(m);
@@ -471,6 +792,8 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--json") == 0) c.json = 1;
         else if (strcmp(a, "--ids") == 0) c.ids = 1;
         else if (strcmp(a, "--strict") == 0) c.opt.flags |= TKM_UTF8_STRICT;
+        else if (strcmp(a, "--cost") == 0) c.cost = 1;
+        else if (strcmp(a, "--follow") == 0) c.follow = 1;
         else if (strcmp(a, "--list") == 0) return list_all();
         else if (strcmp(a, "--version") == 0) {
             printf("tokmeter %s\n", tkm_version_string());
@@ -486,6 +809,38 @@ int main(int argc, char **argv) {
 #undef TAKE
     }
 
+    int counting_only = c.chat || c.jsonl_field;
+    if ((c.chat && c.jsonl_field) || (counting_only && (c.ids || c.mode_limit || c.mode_truncate || c.follow ||
+                                                        c.stream_chunk || c.vocab_file || c.opt.flags)) ||
+        ((c.follow || c.stream_chunk) && (c.ids || c.mode_limit || c.mode_truncate)) ||
+        ((c.cost || c.prices_file) && !counting_only) || (c.chat && c.encoding)) {
+        fprintf(stderr, "%s: 'chat' and --jsonl take -m/-e, --cost, --prices, --json only; --cost needs 'chat' or "
+                        "--jsonl; --follow and --stream-chunk do not combine with --ids, --limit or --truncate\n",
+                prog);
+        return 2;
+    }
+    if (c.chat) {
+        int failed = 0;
+        if (n_files == 0) files[n_files++] = "-";
+        for (size_t i = 0; i < n_files; i++) {
+            const char *shown = strcmp(files[i], "-") == 0 ? "standard input" : files[i];
+            int fd, err = open_input(files[i], &fd);
+            if (err) {
+                fprintf(stderr, "%s: %s: %s\n", prog, shown, strerror(err));
+                failed = 1;
+                continue;
+            }
+            failed |= chat_fd(&c, fd, shown, files[i]);
+            if (fd != STDIN_FILENO) close(fd);
+        }
+        free(files);
+        tkm_prices_free(c.prices);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "%s: write error: %s\n", prog, strerror(errno));
+            return 1;
+        }
+        return failed;
+    }
     if ((c.mode_limit || c.mode_truncate) + c.ids > 1 || (c.mode_truncate && c.json)) {
         fprintf(stderr, "%s: --limit, --truncate and --ids do not combine (nor --truncate with --json)\n", prog);
         return 2;
@@ -528,7 +883,8 @@ int main(int argc, char **argv) {
 
     int stdin_only = n_files == 0;
     if (stdin_only) files[n_files++] = "-";
-    int whole = c.ids || c.mode_limit || c.mode_truncate;
+    int whole = c.ids || c.mode_limit || c.mode_truncate || c.jsonl_field;
+    uint64_t total_cost = 0;
     unsigned char *buf = whole ? NULL : malloc(READ_CHUNK);
     if (!whole && !buf) {
         fprintf(stderr, "%s: out of memory\n", prog);
@@ -555,6 +911,8 @@ int main(int argc, char **argv) {
             if (rc == 2) failed = 2;
             else if (rc == 1 && failed == 0) failed = 1;
             continue;
+        } else if (c.jsonl_field) {
+            rc = jsonl_fd(&c, fd, &before, shown, name, &total_tokens, &total_cost);
         } else if (c.mode_truncate) {
             rc = truncate_fd(&c, fd, &before, shown);
         } else if (c.ids) {
@@ -563,7 +921,8 @@ int main(int argc, char **argv) {
             tkm_result r;
             memset(&r, 0, sizeof r);
             r.struct_size = sizeof r;
-            rc = count_fd(&c, fd, shown, &r, buf);
+            progress_begin(&c, &before);
+            rc = count_fd(&c, fd, shown, &r, buf, S_ISREG(before.st_mode) ? (unsigned long long)before.st_size : 0);
             if (!rc) rc = changed_during_read(fd, &before, r.bytes, shown);
             if (!rc) {
                 total_tokens += r.tokens;
@@ -584,7 +943,19 @@ int main(int argc, char **argv) {
         if (fd != STDIN_FILENO) close(fd);
         failed |= rc;
     }
-    if (!c.ids && !c.mode_limit && !c.mode_truncate && n_files > 1 && !failed) {
+    if (c.jsonl_field && !failed) {
+        if (c.json) {
+            printf("{\"file\":null,\"total\":true,\"tokens\":%zu", total_tokens);
+            if (c.cost) printf(",\"cost_pico_usd\":%llu", (unsigned long long)total_cost);
+            puts("}");
+        } else if (c.cost) {
+            printf("%zu ", total_tokens);
+            print_usd(stdout, total_cost);
+            puts(" total");
+        } else {
+            printf("%zu total\n", total_tokens);
+        }
+    } else if (!c.ids && !c.mode_limit && !c.mode_truncate && n_files > 1 && !failed) {
         if (c.json)
             printf("{\"file\":null,\"total\":true,\"encoding\":\"%s\",\"tokens\":%zu,\"bytes\":%zu}\n", c.enc_name,
                    total_tokens, total_bytes);
@@ -594,6 +965,7 @@ int main(int argc, char **argv) {
     free(buf);
     free(files);
     tkm_encoding_free(c.enc);
+    tkm_prices_free(c.prices);
     errno = 0;
     int flush_failed = fflush(stdout) != 0;
     if (flush_failed || ferror(stdout)) {

@@ -427,6 +427,17 @@ TKM_API TKM_NODISCARD tkm_status tkm_chat_count_response(const void *body, size_
 TKM_API TKM_NODISCARD tkm_status tkm_chat_count_sse(const void *capture, size_t len, const tkm_chat_options *opt,
                                                      tkm_chat_result *result);
 
+/**
+ * Tokens of one string field of a JSON document (e.g. one line of a request log), by a dotted
+ * path: object keys, and decimal indexes into arrays ("messages.0.content", "body.prompt").
+ * result->text_tokens = the exact count of the string's bytes. result->model = the string
+ * "model" next to the field's parent (e.g. "body.model" for "body.prompt"), else the top-level
+ * "model", else empty. A missing field or a non-string -> TKM_ERR_BAD_REQUEST naming the path.
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_json_count_field(const tkm_encoding *enc, const void *json, size_t len,
+                                                       const char *path, const tkm_chat_options *opt,
+                                                       tkm_chat_result *result);
+
 /* ---- prices: integers, never floating-point money ------------------------------------------ */
 /*
  * A price is stored as pico-dollars per token, which is the same number as micro-dollars per

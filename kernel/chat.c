@@ -814,3 +814,56 @@ TKM_API tkm_status tkm_chat_count_sse(const void *capture, size_t len, const tkm
     end_ctx(&c);
     return st;
 }
+
+/* ---- one field of a JSON line ---------------------------------------------------------------- */
+static json_object *walk(json_object *o, const char *path, size_t n) {
+    char key[256];
+    const char *p = path, *e = path + n;
+    while (o && p < e) {
+        const char *dot = memchr(p, '.', (size_t)(e - p));
+        size_t kl = (size_t)((dot ? dot : e) - p);
+        if (kl == 0 || kl >= sizeof key) return NULL;
+        memcpy(key, p, kl);
+        key[kl] = '\0';
+        if (is(o, json_type_array)) {
+            char *end;
+            unsigned long long i = strtoull(key, &end, 10);
+            if (*end || key[0] < '0' || key[0] > '9') return NULL;
+            o = arr_at(o, (size_t)i);
+        } else {
+            o = member(o, key);
+        }
+        p = dot ? dot + 1 : e;
+    }
+    return p >= e ? o : NULL;
+}
+
+TKM_API tkm_status tkm_json_count_field(const tkm_encoding *enc, const void *json, size_t len, const char *path,
+                                        const tkm_chat_options *opt, tkm_chat_result *r) {
+    tkm_status st = begin(opt, r);
+    if (st != TKM_OK) return st;
+    if (!enc || !path || !*path) return TKM_ERR_INVALID_ARGUMENT;
+    json_object *root = NULL;
+    if ((st = parse(json, len, opt, r, 0, &root)) != TKM_OK) return st;
+    json_object *v = walk(root, path, strlen(path));
+    size_t n = 0;
+    const char *s = str(v, &n);
+    if (!s) {
+        st = fail(r, TKM_ERR_BAD_REQUEST, v ? "%s: not a string" : "%s: not found", path);
+    } else {
+        size_t k = 0;
+        st = tkm_count(enc, s, n, &k);
+        r->text_tokens = k;
+        const char *last = strrchr(path, '.');
+        size_t mn = 0;
+        const char *m = NULL;
+        if (last) {
+            json_object *parent = walk(root, path, (size_t)(last - path));
+            m = str(member(parent, "model"), &mn);
+        }
+        if (!m) m = str(member(root, "model"), &mn);
+        if (m) snprintf(r->model, sizeof r->model, "%s", m);
+    }
+    json_object_put(root);
+    return st;
+}

@@ -123,5 +123,69 @@ else
   echo "note: corpus or golden counts absent: corpus spot checks skipped"
 fi
 
+# ---- issue 5: streaming chunks, chat bodies, request logs, costs ----------------------------
+# --stream-chunk N equals the one-shot count (the --ids count is independent of the stream path)
+ids_n=$("$TKM" --ids "$SAMPLE" | wc -w)
+for n in 1 2 3 7 64 4096; do
+  expect_eq "$("$TKM" --stream-chunk $n "$SAMPLE")" "$ids_n $SAMPLE" "--stream-chunk $n"
+done
+"$TKM" --stream-chunk 0 "$SAMPLE" >/dev/null 2>&1; expect_eq "$?" 2 "--stream-chunk 0 is a usage error"
+"$TKM" --stream-chunk 5 --ids "$SAMPLE" >/dev/null 2>&1; expect_eq "$?" 2 "--stream-chunk with --ids"
+# --follow: running totals while a pipe is open (two writes, a pause between), then the final count
+( printf 'first part of the text. '; sleep 0.3; printf 'second part.\n' ) | "$TKM" --follow > "$T/follow"
+grep -Eq '^[0-9]+ so far$' "$T/follow" && ok || bad "--follow prints running totals: $(cat "$T/follow")"
+expect_eq "$(tail -1 "$T/follow")" "$(printf 'first part of the text. second part.\n' | "$TKM")" "--follow final count"
+# no progress bar unless stderr is a terminal
+"$TKM" "$T/big" >/dev/null 2>"$T/err"; [[ ! -s "$T/err" ]] && ok || bad "progress bar on a non-terminal stderr"
+
+# chat: the cookbook's example (its recorded API counts: gpt-4o 124, gpt-4 129)
+cat > "$T/ex1.json" <<'EOF'
+{"model": "gpt-4o", "messages": [
+ {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."},
+ {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+ {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
+ {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."},
+ {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to do better."},
+ {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client deliverable."}]}
+EOF
+"$TKM" chat "$T/ex1.json" | grep -q 'prompt_tokens 124 ' && ok || bad "chat: cookbook example gpt-4o"
+"$TKM" chat -m gpt-4 "$T/ex1.json" | grep -q 'prompt_tokens 129 ' && ok || bad "chat -m gpt-4: cookbook example"
+"$TKM" chat --json "$T/ex1.json" < /dev/null | grep -q '"prompt_tokens":124,' && ok || bad "chat --json"
+# --cost: 124 input tokens at gpt-4o's $2.50 per 1M (data/prices.tsv) = $0.00031
+"$TKM" chat --cost "$T/ex1.json" | grep -q 'cost_usd 0.00031 ' && ok || bad "chat --cost: $("$TKM" chat --cost "$T/ex1.json")"
+"$TKM" chat --cost --json "$T/ex1.json" | grep -q '"total_pico_usd":310000000,' && ok || bad "chat --cost --json"
+printf 'model\tmatch\tencoding\tinput\tcached_input\toutput\tdate\tsource\ngpt-4o\texact\to200k_base\t1\t-\t1\t2026-12-01\ttest\n' > "$T/prices.tsv"
+"$TKM" chat --cost --prices "$T/prices.tsv" "$T/ex1.json" | grep -q 'cost_usd 0.000124 ' && ok || bad "chat --prices"
+printf 'gpt-4o\texact\to200k_base\tx\t-\t1\t2026-12-01\ttest\n' > "$T/badprices.tsv"
+"$TKM" chat --cost --prices "$T/badprices.tsv" "$T/ex1.json" >/dev/null 2>"$T/err"; rc=$?
+expect_eq "$rc" 1 "bad price table exit"; grep -q 'badprices.tsv:1: malformed price table' "$T/err" && ok || bad "bad price table message: $(cat "$T/err")"
+"$TKM" chat --cost -m gpt-4 "$T/ex1.json" >/dev/null 2>"$T/err"; expect_eq "$?" 1 "no price: exit 1"
+grep -q "no price for model 'gpt-4'" "$T/err" && ok || bad "no price message"
+# a response body and an SSE capture: completion tokens = the count of the generated text
+printf '{"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there, how are you?"}}]}' > "$T/resp.json"
+want=$(printf 'Hello there, how are you?' | "$TKM")
+"$TKM" chat "$T/resp.json" | grep -q "completion_tokens $want " && ok || bad "chat response: $("$TKM" chat "$T/resp.json")"
+printf 'data: {"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hello th"}}]}\n\ndata: {"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"ere, how are you?"}}]}\n\ndata: [DONE]\n\n' > "$T/cap.sse"
+"$TKM" chat "$T/cap.sse" | grep -q "completion_tokens $want " && ok || bad "chat SSE: $("$TKM" chat "$T/cap.sse")"
+printf '{"model":"gpt-4o","messages":[' > "$T/broken.json"
+"$TKM" chat "$T/broken.json" >/dev/null 2>"$T/err"; expect_eq "$?" 1 "chat malformed exit"
+grep -q 'malformed JSON: JSON: unexpected end of input at byte 30' "$T/err" && ok || bad "chat malformed message: $(cat "$T/err")"
+printf '{"model":"gpt-4o","messages":[{"role":"user","content":5}]}' > "$T/shape.json"
+"$TKM" chat "$T/shape.json" 2>&1 >/dev/null | grep -q 'messages\[0\].content' && ok || bad "chat wrong shape names the path"
+"$TKM" chat --ids "$T/ex1.json" >/dev/null 2>&1; expect_eq "$?" 2 "chat --ids is a usage error"
+
+# --jsonl FIELD: per-line counts and a total; bad lines name their number
+printf '{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}\n\n{"body":{"model":"gpt-4o-mini","prompt":"one two three"}}\n' > "$T/log.jsonl"
+expect_eq "$("$TKM" --jsonl messages.0.content "$T/log.jsonl" 2>/dev/null | head -1)" "$(printf 'hello world' | "$TKM") $T/log.jsonl:1" "--jsonl line count"
+"$TKM" --jsonl messages.0.content "$T/log.jsonl" >/dev/null 2>"$T/err"; expect_eq "$?" 1 "--jsonl missing field exit"
+grep -q 'log.jsonl:3: malformed request: messages.0.content: not found' "$T/err" && ok || bad "--jsonl error names the line: $(cat "$T/err")"
+printf '{"body":{"model":"gpt-4o-mini","prompt":"one two three"}}\n{"body":{"model":"gpt-4o","prompt":"four"}}\n' > "$T/log2.jsonl"
+expect_eq "$("$TKM" --jsonl body.prompt "$T/log2.jsonl" | tail -1)" "$(( $(printf 'one two three' | "$TKM") + $(printf 'four' | "$TKM") )) total" "--jsonl total"
+# --cost sums each line's model price: 3 x $0.15/1M + 1 x $2.50/1M = $0.00000295
+expect_eq "$("$TKM" --jsonl body.prompt --cost "$T/log2.jsonl" | tail -1)" "4 0.00000295 total" "--jsonl --cost total"
+printf '{"body":{"prompt":"x"}\n' > "$T/log3.jsonl"
+"$TKM" --jsonl body.prompt "$T/log3.jsonl" >/dev/null 2>"$T/err"; expect_eq "$?" 1 "--jsonl malformed line exit"
+grep -q 'log3.jsonl:1: malformed JSON' "$T/err" && ok || bad "--jsonl malformed line message"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
