@@ -137,12 +137,20 @@ static int has_high_byte(const uint8_t *p, size_t n) {
     return 0;
 }
 
+/* Pieces per split call: enough to amortise the call and let lookups of neighbouring pieces
+ * overlap; small enough that a limited count scans only a little past its stop. */
+#define TKM_SPLIT_BATCH 64
+
 static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, int strict,
                                tkm_work *w, tkm_sink *k, size_t *err_off) {
-    const tkm_pretok_fn next = e->next;
-    size_t pos = 0;
+    const tkm_split_fn split = e->split;
+    size_t pos = 0, ends[TKM_SPLIT_BATCH], m = 0, j = 0;
     while (pos < n) {
-        size_t end = next(s, pos, n);
+        if (j == m) {
+            m = split(s, pos, n, ends, TKM_SPLIT_BATCH);
+            j = 0;
+        }
+        size_t end = ends[j++];
         const uint8_t *p = s + pos;
         size_t len = end - pos, bad;
         if (!valid && has_high_byte(p, len) && (bad = tkm_utf8_first_invalid(p, len)) < len) {

@@ -33,6 +33,22 @@ size_t tkm_pretok_next_gpt2(const uint8_t *s, size_t pos, size_t len);
 size_t tkm_pretok_next_cl100k(const uint8_t *s, size_t pos, size_t len);
 size_t tkm_pretok_next_o200k(const uint8_t *s, size_t pos, size_t len);
 
+/* Split s[pos..len) into consecutive pieces: writes up to cap piece END offsets, returns how many
+ * (>= 1 when pos < len and cap > 0). The scalar kernel's are below; SIMD kernels live in arch/. */
+typedef size_t (*tkm_split_fn)(const uint8_t *s, size_t pos, size_t len, size_t *ends, size_t cap);
+
+/* The one entry point into arch/ (defined in arch/dispatch.c): the split function and kernel
+ * name for a new handle of pattern family `pattern` (1 gpt2, 2 cl100k, 3 o200k). force: a kernel
+ * name, or NULL for the default (TOKMETER_KERNEL if set, else the best this CPU runs). Returns 0
+ * if the forced or TOKMETER_KERNEL kernel is unknown or cannot run on this CPU. */
+int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, const char **name);
+
+/* The scalar kernel's split (kernel/pretok_split.c): ends of up to cap consecutive pieces from pos,
+ * by the scanners above; returns how many (>= 1 when pos < len and cap > 0). */
+size_t tkm_pretok_split_gpt2(const uint8_t *s, size_t pos, size_t len, size_t *ends, size_t cap);
+size_t tkm_pretok_split_cl100k(const uint8_t *s, size_t pos, size_t len, size_t *ends, size_t cap);
+size_t tkm_pretok_split_o200k(const uint8_t *s, size_t pos, size_t len, size_t *ends, size_t cap);
+
 /* Decode one code point at s[i] (i < n): returns it and sets *adv to the bytes consumed (1..4).
  * Ill-formed input yields 0xFFFD and advances over the maximal subpart (at least 1 byte). */
 static inline uint32_t tkm_utf8_decode(const uint8_t *s, size_t i, size_t n, size_t *adv) {

@@ -1,0 +1,220 @@
+/*
+ * split_walk.h - the pre-tokenizer loop shared by every SIMD kernel (internal; included once by
+ * each arch/<isa>/split_<isa>.c after it defines its classifier).
+ *
+ * The including file includes split_types.h, then defines, before including this file:
+ *   TKM_KNAME(x)   token-pastes the kernel suffix: TKM_KNAME(split_o200k) -> split_o200k_avx2
+ *   static inline void tkm_classify64(const uint8_t *p, tkm_cls *c)
+ *                  fills c->lo, up, dg, ws, nl, hi, sl for the 64 bytes p[0..64) (all readable):
+ *                  bit i of a mask is set iff p[i] is in the class:
+ *                  lo [a-z], up [A-Z], dg [0-9], ws [\t\n\v\f\r ], nl [\r\n], hi [\x80-\xff], sl '/'.
+ *
+ * Specification: kernel/pretok_<family>.c. For each piece start, the walker decides the piece
+ * from byte-class bitmasks of a 64-byte window when every byte the decision depends on is ASCII
+ * and inside the window; otherwise (a byte >= 0x80 where a Unicode property could matter, or a
+ * run that reaches the window's end before the text's) it calls the scalar scanner for that one
+ * piece. So each piece is, by construction, either the scalar piece or the same regex rule
+ * restricted to ASCII, where the Unicode classes coincide with the ASCII ones (tests/
+ * test_kernels.c checks the ASCII classes against the Unicode tables and every piece against the
+ * scalar scanner, across every 16/32/64-byte boundary).
+ *
+ * Design notes.
+ * - Window: the masks cover [w, w+64); a piece starting more than 32 bytes into the window
+ *   reclassifies at its own start, so every piece of up to ~32 bytes is decided from one window.
+ *   Tried: aligned blocks with carried state across blocks (fewer classifications, but every run
+ *   needs a cross-block path; more code, no measurable gain, since classification is a few
+ *   instructions per 64 bytes while lookup dominates).
+ * - Runs are found with count-trailing-zeros on the inverted, shifted class mask; the last CR/LF
+ *   of a whitespace run with count-leading-zeros.
+ * - Memory contract: never reads s[n] or beyond. A window shorter than 64 bytes (the tail) is
+ *   classified from a zero-padded stack copy and its masks are cut to the text.
+ */
+#include "split_types.h"
+
+/* ---- per kernel (this part is compiled once per including file) ---------------------------- */
+
+static inline void TKM_KNAME(win_load)(tkm_win *W, const uint8_t *s, size_t pos, size_t n) {
+    tkm_cls c;
+    uint64_t valid = ~(uint64_t)0;
+    if (n - pos >= 64) {
+        tkm_classify64(s + pos, &c);
+        W->lim = pos + 64;
+    } else {
+        uint8_t buf[64];
+        memset(buf, 0, sizeof buf);
+        memcpy(buf, s + pos, n - pos);
+        tkm_classify64(buf, &c);
+        valid = ((uint64_t)1 << (n - pos)) - 1u;
+        W->lim = n;
+    }
+    W->w = pos;
+    W->lo = c.lo & valid;
+    W->up = c.up & valid;
+    W->dg = c.dg & valid;
+    W->ws = c.ws & valid;
+    W->nl = c.nl & valid;
+    W->hi = c.hi & valid;
+    W->pu = ~(c.lo | c.up | c.dg | c.ws | c.hi) & valid;
+    W->letter = W->lo | W->up;
+    W->tail_o200k = (c.nl | c.sl) & valid;
+}
+
+/* End of the run of mask m from i (w <= i <= lim); TKM_UNDEC if it reaches the window's end
+ * before the text's end. */
+static inline size_t TKM_KNAME(run)(const tkm_win *W, uint64_t m, size_t i, size_t n) {
+    size_t o = i - W->w, e;
+    if (o >= 64) {
+        e = i;
+    } else {
+        uint64_t x = ~(m >> o);
+        e = x ? i + (size_t)__builtin_ctzll(x) : W->w + 64;
+    }
+    if (e >= W->lim) return W->lim == n ? n : TKM_UNDEC;
+    return e;
+}
+
+/* A run of m from i that a non-ASCII code point could continue: undecided if it stops at one. */
+static inline size_t TKM_KNAME(run_ascii)(const tkm_win *W, uint64_t m, size_t i, const uint8_t *s, size_t n) {
+    size_t e = TKM_KNAME(run)(W, m, i, n);
+    if (e != TKM_UNDEC && e < n && s[e] >= 0x80) return TKM_UNDEC;
+    return e;
+}
+
+/* Contraction after an apostrophe, at j: its length, 0, or TKM_UNDEC. ci: (?i:...) with Unicode
+ * simple folding, where only U+017F (C5 BF) folds onto one of the letters (to 's'). */
+static inline size_t TKM_KNAME(contraction)(const uint8_t *s, size_t j, size_t n, int ci) {
+    if (j >= n) return 0;
+    uint8_t c1 = s[j];
+    if (c1 >= 0x80) return (ci && c1 == 0xC5 && j + 1 < n && s[j + 1] == 0xBF) ? 2 : 0;
+    if (ci && c1 >= 'A' && c1 <= 'Z') c1 = (uint8_t)(c1 + 32);
+    if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') return 1;
+    if (c1 != 'r' && c1 != 'v' && c1 != 'l') return 0;
+    if (j + 1 >= n) return 0;
+    uint8_t c2 = s[j + 1];
+    if (ci && c2 >= 'A' && c2 <= 'Z') c2 = (uint8_t)(c2 + 32);
+    if ((c1 == 'l' && c2 == 'l') || (c1 != 'l' && c2 == 'e')) return 2;
+    return 0;
+}
+
+/* \p{N}{1,3} at pos (s[pos] is an ASCII digit). */
+static inline size_t TKM_KNAME(digits3)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n) {
+    size_t r = TKM_KNAME(run)(W, W->dg, pos, n);
+    if (r == TKM_UNDEC) return TKM_UNDEC;
+    if (r - pos >= 3) return pos + 3;
+    if (r < n && s[r] >= 0x80) return TKM_UNDEC; /* a non-ASCII number could follow */
+    return r;
+}
+
+/* Whitespace at pos: \s*[\r\n]+ (with_nl) | \s+(?!\S) | \s+, as tkm_pt_space. */
+static inline size_t TKM_KNAME(space)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n, int with_nl) {
+    size_t r = TKM_KNAME(run_ascii)(W, W->ws, pos, s, n);
+    if (r == TKM_UNDEC) return TKM_UNDEC;
+    if (with_nl) {
+        size_t a = pos - W->w, b = r - W->w; /* [a, b) within the window, b <= 64 */
+        uint64_t in = (b >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << b) - 1u)) & ~(((uint64_t)1 << a) - 1u);
+        uint64_t nl = W->nl & in;
+        if (nl) return W->w + (size_t)(64 - __builtin_clzll(nl));
+    }
+    if (r == n) return n;
+    if (r - pos > 1) return r - 1;
+    return r;
+}
+
+/* [^\s\p{L}\p{N}]+ from i, then the family's tail ([\r\n]* or [\r\n/]*). */
+static inline size_t TKM_KNAME(punct)(const tkm_win *W, const uint8_t *s, size_t i, size_t n, uint64_t tail) {
+    size_t e = TKM_KNAME(run_ascii)(W, W->pu, i, s, n);
+    if (e == TKM_UNDEC || !tail) return e;
+    return TKM_KNAME(run)(W, tail, e, n);
+}
+
+/* o200k letters from q (s[q] an ASCII letter): U* W+ | U+ W*, in ASCII [A-Z]*[a-z]*, then the
+ * optional contraction. */
+static inline size_t TKM_KNAME(o200k_letters)(const tkm_win *W, const uint8_t *s, size_t q, size_t n) {
+    size_t u = TKM_KNAME(run)(W, W->up, q, n);
+    if (u == TKM_UNDEC) return TKM_UNDEC;
+    size_t l = TKM_KNAME(run_ascii)(W, W->lo, u, s, n);
+    if (l == TKM_UNDEC) return TKM_UNDEC;
+    if (l < n && s[l] == '\'') {
+        size_t k = TKM_KNAME(contraction)(s, l + 1, n, 1);
+        if (k) return l + 1 + k;
+    }
+    return l;
+}
+
+static inline size_t TKM_KNAME(o200k_piece)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n) {
+    unsigned k = tkm_acls(s[pos]);
+    if (k & TKM_A_HI) return TKM_UNDEC;
+    if (k & TKM_A_LETTER) return TKM_KNAME(o200k_letters)(W, s, pos, n);
+    if (!(k & (TKM_A_DG | TKM_A_NL)) && pos + 1 < n) { /* [^\r\n\p{L}\p{N}]? before letters */
+        unsigned k2 = tkm_acls(s[pos + 1]);
+        if (k2 & TKM_A_HI) return TKM_UNDEC;
+        if (k2 & TKM_A_LETTER) return TKM_KNAME(o200k_letters)(W, s, pos + 1, n);
+    }
+    if (k & TKM_A_DG) return TKM_KNAME(digits3)(W, s, pos, n);
+    if (s[pos] == ' ' && pos + 1 < n && (tkm_acls(s[pos + 1]) & TKM_A_PU))
+        return TKM_KNAME(punct)(W, s, pos + 1, n, W->tail_o200k);
+    if (k & TKM_A_PU) return TKM_KNAME(punct)(W, s, pos, n, W->tail_o200k);
+    return TKM_KNAME(space)(W, s, pos, n, 1);
+}
+
+static inline size_t TKM_KNAME(cl100k_piece)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n) {
+    unsigned k = tkm_acls(s[pos]);
+    if (k & TKM_A_HI) return TKM_UNDEC;
+    if (s[pos] == '\'') {
+        size_t c = TKM_KNAME(contraction)(s, pos + 1, n, 1);
+        if (c) return pos + 1 + c;
+    }
+    if (k & TKM_A_LETTER) return TKM_KNAME(run_ascii)(W, W->letter, pos, s, n);
+    if (!(k & (TKM_A_DG | TKM_A_NL)) && pos + 1 < n) {
+        unsigned k2 = tkm_acls(s[pos + 1]);
+        if (k2 & TKM_A_HI) return TKM_UNDEC;
+        if (k2 & TKM_A_LETTER) return TKM_KNAME(run_ascii)(W, W->letter, pos + 1, s, n);
+    }
+    if (k & TKM_A_DG) return TKM_KNAME(digits3)(W, s, pos, n);
+    if (s[pos] == ' ' && pos + 1 < n && (tkm_acls(s[pos + 1]) & TKM_A_PU))
+        return TKM_KNAME(punct)(W, s, pos + 1, n, W->nl);
+    if (k & TKM_A_PU) return TKM_KNAME(punct)(W, s, pos, n, W->nl);
+    return TKM_KNAME(space)(W, s, pos, n, 1);
+}
+
+static inline size_t TKM_KNAME(gpt2_piece)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n) {
+    unsigned k = tkm_acls(s[pos]);
+    if (k & TKM_A_HI) return TKM_UNDEC;
+    if (s[pos] == '\'') {
+        size_t c = TKM_KNAME(contraction)(s, pos + 1, n, 0);
+        if (c) return pos + 1 + c;
+    }
+    if (s[pos] == ' ' && pos + 1 < n) {
+        unsigned k2 = tkm_acls(s[pos + 1]);
+        if (k2 & TKM_A_HI) return TKM_UNDEC;
+        if (k2 & TKM_A_LETTER) return TKM_KNAME(run_ascii)(W, W->letter, pos + 1, s, n);
+        if (k2 & TKM_A_DG) return TKM_KNAME(run_ascii)(W, W->dg, pos + 1, s, n);
+        if (k2 & TKM_A_PU) return TKM_KNAME(run_ascii)(W, W->pu, pos + 1, s, n);
+    }
+    if (k & TKM_A_LETTER) return TKM_KNAME(run_ascii)(W, W->letter, pos, s, n);
+    if (k & TKM_A_DG) return TKM_KNAME(run_ascii)(W, W->dg, pos, s, n);
+    if (k & TKM_A_PU) return TKM_KNAME(run_ascii)(W, W->pu, pos, s, n);
+    return TKM_KNAME(space)(W, s, pos, n, 0);
+}
+
+#define TKM_DEFINE_SPLIT(family)                                                                        \
+    static size_t TKM_KNAME(split_##family)(const uint8_t *s, size_t pos, size_t n, size_t *ends,      \
+                                            size_t cap) {                                              \
+        tkm_win W;                                                                                     \
+        size_t m = 0;                                                                                  \
+        if (pos >= n || cap == 0) return 0;                                                            \
+        TKM_KNAME(win_load)(&W, s, pos, n);                                                            \
+        while (pos < n && m < cap) {                                                                   \
+            if (pos - W.w > 32) TKM_KNAME(win_load)(&W, s, pos, n);                                    \
+            size_t e = TKM_KNAME(family##_piece)(&W, s, pos, n);                                       \
+            if (e == TKM_UNDEC) e = tkm_pretok_next_##family(s, pos, n);                               \
+            ends[m++] = e;                                                                             \
+            pos = e;                                                                                   \
+        }                                                                                              \
+        return m;                                                                                      \
+    }
+
+TKM_DEFINE_SPLIT(gpt2)
+TKM_DEFINE_SPLIT(cl100k)
+TKM_DEFINE_SPLIT(o200k)
+#undef TKM_DEFINE_SPLIT

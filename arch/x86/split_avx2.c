@@ -1,0 +1,83 @@
+/*
+ * split_avx2.c - pre-tokenizer split, AVX2 byte classification.
+ *
+ * ISA and flags: -mavx2 -mbmi -mbmi2 -mlzcnt on x86-64 (native; CPU checked by arch/dispatch.c);
+ * elsewhere compiled through SIMDe emulation for tests (never auto-chosen).
+ * Specification: kernel/pretok_split.c (tkm_pretok_split_<family>). The walk is shared
+ * (arch/generic/split_walk.h); this file supplies only the 64-byte classifier.
+ * Memory contract: reads exactly s[pos..pos+64) when 64 bytes remain, else a zero-padded stack
+ * copy of the tail; never reads past s + n.
+ *
+ * Design notes: two 32-byte halves; an unsigned range test is min_epu8(x - lo, hi - lo) == x - lo,
+ * then movemask. Tried a nibble-table (pshufb) classifier: fewer instructions for many classes,
+ * but with seven classes of which five are plain ranges it was not faster, and harder to check.
+ */
+#include <simde/x86/avx2.h>
+
+#include "../arch.h"
+#ifdef TKM_EMULATED_COPY
+#undef TKM_ARCH_NATIVE
+#endif
+#include "../generic/split_types.h"
+
+#if defined(TKM_ARCH_NATIVE) && !defined(SIMDE_X86_AVX2_NATIVE)
+#error "split_avx2.c must be compiled with -mavx2 to run natively"
+#endif
+
+/* TKM_EMULATED_COPY: a second, SIMDe-emulated copy under other names, built for the tests
+ * (tests/test_kernels.c) so that this kernel's logic is proven on CPUs that cannot run it. */
+#ifdef TKM_EMULATED_COPY
+#define TKM_KNAME(x) x##_avx2_emu
+#define TKM_KOBJ tkm_kernel_avx2_emu
+#define TKM_KLABEL "avx2-emulated"
+#else
+#define TKM_KNAME(x) x##_avx2
+#define TKM_KOBJ tkm_kernel_avx2
+#define TKM_KLABEL "avx2"
+#endif
+
+static inline simde__m256i tkm_range256(simde__m256i x, uint8_t lo, uint8_t hi) {
+    simde__m256i t = simde_mm256_sub_epi8(x, simde_mm256_set1_epi8((char)lo));
+    return simde_mm256_cmpeq_epi8(simde_mm256_min_epu8(t, simde_mm256_set1_epi8((char)(hi - lo))), t);
+}
+static inline simde__m256i tkm_eq256(simde__m256i x, uint8_t c) {
+    return simde_mm256_cmpeq_epi8(x, simde_mm256_set1_epi8((char)c));
+}
+static inline uint64_t tkm_mask64(simde__m256i a, simde__m256i b) {
+    return (uint64_t)(uint32_t)simde_mm256_movemask_epi8(a) | (uint64_t)(uint32_t)simde_mm256_movemask_epi8(b) << 32;
+}
+
+static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
+    simde__m256i a = simde_mm256_loadu_si256((const void *)p);
+    simde__m256i b = simde_mm256_loadu_si256((const void *)(p + 32));
+    c->lo = tkm_mask64(tkm_range256(a, 'a', 'z'), tkm_range256(b, 'a', 'z'));
+    c->up = tkm_mask64(tkm_range256(a, 'A', 'Z'), tkm_range256(b, 'A', 'Z'));
+    c->dg = tkm_mask64(tkm_range256(a, '0', '9'), tkm_range256(b, '0', '9'));
+    c->ws = tkm_mask64(simde_mm256_or_si256(tkm_range256(a, 0x09, 0x0D), tkm_eq256(a, ' ')),
+                       simde_mm256_or_si256(tkm_range256(b, 0x09, 0x0D), tkm_eq256(b, ' ')));
+    c->nl = tkm_mask64(simde_mm256_or_si256(tkm_eq256(a, '\n'), tkm_eq256(a, '\r')),
+                       simde_mm256_or_si256(tkm_eq256(b, '\n'), tkm_eq256(b, '\r')));
+    c->hi = tkm_mask64(a, b); /* movemask takes the top bit of each byte */
+    c->sl = tkm_mask64(tkm_eq256(a, '/'), tkm_eq256(b, '/'));
+}
+
+#include "../generic/split_walk.h"
+
+static int TKM_KNAME(cpu_ok)(void) {
+#if defined(TKM_ARCH_NATIVE) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+#else
+    return 1; /* emulated through SIMDe: runs anywhere */
+#endif
+}
+
+const tkm_kernel TKM_KOBJ = {
+    TKM_KLABEL,
+#if defined(TKM_ARCH_NATIVE)
+    1,
+#else
+    0,
+#endif
+    TKM_KNAME(cpu_ok),
+    {NULL, TKM_KNAME(split_gpt2), TKM_KNAME(split_cl100k), TKM_KNAME(split_o200k)}};

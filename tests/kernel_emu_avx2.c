@@ -1,0 +1,6 @@
+/* kernel_emu_avx2.c - the avx2 split kernel compiled a second time, SIMDe-emulated (no native SIMD
+ * instructions, SIMDE_NO_NATIVE) and under other names (tkm_kernel_avx2_emu), for
+ * tests/test_kernels.c: proves the kernel's logic on any CPU, including one that cannot run it. */
+#define TKM_EMULATED_COPY 1
+#define SIMDE_NO_NATIVE 1
+#include "../arch/x86/split_avx2.c"

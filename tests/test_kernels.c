@@ -1,0 +1,249 @@
+/*
+ * test_kernels.c - every split kernel against the scalar specification, piece by piece.
+ *
+ * Kernels under test: every kernel of this build that the CPU can run (tkm_arch_kernels: the
+ * native ones and the other architecture's through SIMDe), plus a SIMDe-emulated copy of each
+ * SIMD kernel (built with SIMDE_NO_NATIVE, see tests/CMakeLists.txt), so that the AVX-512 logic
+ * is proven here even on a CPU without AVX-512, and every kernel's on every CPU.
+ *
+ * Each comparison walks the text with the kernel, with a cap that changes from call to call (so
+ * resuming mid-text is exercised), and checks every end against tkm_pretok_next_<family> at the
+ * same position. Inputs: every file of the shared corpus; fragments (contractions, case changes,
+ * digit runs, CR/LF and whitespace runs, multibyte letters and marks, Unicode spaces and digits,
+ * ill-formed bytes) placed at every offset 0..130 inside six kinds of filler, so that each one
+ * straddles every 16/32/64-byte block boundary and the window's reload point; every prefix length
+ * of a mixed text; and seeded random texts over an alphabet of such pieces.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../arch/arch.h"
+#include "../arch/generic/split_types.h"
+#include "oracle.h"
+#include "unicode.h"
+
+extern const tkm_kernel tkm_kernel_avx2_emu, tkm_kernel_avx512_emu, tkm_kernel_neon_emu;
+
+static const tkm_kernel *g_kernels[16];
+static size_t g_nk;
+
+static void collect_kernels(void) {
+    g_nk = 0;
+    const tkm_kernel *const *ks = tkm_arch_kernels();
+    for (size_t i = 0; ks[i]; i++)
+        if (ks[i]->cpu_ok() && ks[i] != &tkm_kernel_scalar) g_kernels[g_nk++] = ks[i];
+    g_kernels[g_nk++] = &tkm_kernel_avx2_emu;
+    g_kernels[g_nk++] = &tkm_kernel_avx512_emu;
+    g_kernels[g_nk++] = &tkm_kernel_neon_emu;
+}
+
+static size_t scalar_next(int fam, const uint8_t *s, size_t pos, size_t n) {
+    switch (fam) {
+    case 1: return tkm_pretok_next_gpt2(s, pos, n);
+    case 2: return tkm_pretok_next_cl100k(s, pos, n);
+    default: return tkm_pretok_next_o200k(s, pos, n);
+    }
+}
+
+static void hexdump(const uint8_t *s, size_t n, size_t at) {
+    size_t a = at > 24 ? at - 24 : 0, b = at + 40 < n ? at + 40 : n;
+    fprintf(stderr, "  bytes [%zu, %zu):", a, b);
+    for (size_t i = a; i < b; i++) fprintf(stderr, "%s%02x", i == at ? " |" : " ", s[i]);
+    fprintf(stderr, "\n");
+}
+
+/* Split s[0..n) with kernel k and compare every end with the scalar scanner. */
+static void check_text(const tkm_kernel *k, int fam, const uint8_t *s, size_t n, const char *what) {
+    static const size_t caps[] = {64, 1, 7, 64, 3, 200, 2, 64};
+    size_t ends[256], pos = 0, call = 0;
+    while (pos < n) {
+        size_t cap = caps[call++ % (sizeof caps / sizeof caps[0])];
+        size_t m = k->split[fam](s, pos, n, ends, cap);
+        if (m < 1 || m > cap) {
+            cr_assert_fail("%s %s %s: split at %zu of %zu returned %zu pieces (cap %zu)", k->name,
+                     oracle_family_name(fam), what, pos, n, m, cap);
+        }
+        for (size_t i = 0; i < m; i++) {
+            size_t want = scalar_next(fam, s, pos, n);
+            if (ends[i] != want) {
+                hexdump(s, n, pos);
+                cr_assert_fail("%s %s %s: piece at %zu ends at %zu, scalar says %zu (n %zu)", k->name,
+                         oracle_family_name(fam), what, pos, ends[i], want, n);
+            }
+            pos = want;
+        }
+    }
+    size_t none = k->split[fam](s, n, n, ends, 8);
+    if (none != 0) cr_assert_fail("%s %s %s: split at the end returned %zu", k->name, oracle_family_name(fam), what, none);
+}
+
+static void check_all(const uint8_t *s, size_t n, const char *what) {
+    /* exact-size heap copy: a read past the end is caught by ASan */
+    uint8_t *c = malloc(n ? n : 1);
+    cr_assert_not_null(c);
+    memcpy(c, s, n);
+    for (size_t i = 0; i < g_nk; i++)
+        for (int fam = 1; fam <= 3; fam++) check_text(g_kernels[i], fam, c, n, what);
+    free(c);
+}
+
+TestSuite(kernels, .init = collect_kernels);
+
+Test(kernels, list) {
+    /* the scalar kernel is last, usable and native; the default is native and usable */
+    const tkm_kernel *const *ks = tkm_arch_kernels();
+    size_t n = 0;
+    while (ks[n]) n++;
+    cr_assert_geq(n, 4);
+    cr_assert_eq(ks[n - 1], &tkm_kernel_scalar);
+    cr_assert_str_eq(tkm_kernel_scalar.name, "scalar");
+    const tkm_kernel *d = tkm_arch_default();
+    if (getenv("TOKMETER_KERNEL") == NULL) {
+        cr_assert_not_null(d);
+        cr_assert(d->native && d->cpu_ok(), "default kernel %s must be native and usable", d->name);
+    }
+    cr_assert_null(tkm_arch_find("no-such-kernel"));
+    cr_assert_eq(tkm_arch_find("scalar"), &tkm_kernel_scalar);
+    cr_assert_geq(g_nk, 4, "at least the three emulated copies and one more");
+}
+
+/* The ASCII byte classes the kernels use are the Unicode properties of U+0000..U+007F. */
+Test(kernels, ascii_classes_match_unicode) {
+    for (unsigned c = 0; c < 256; c++) {
+        unsigned a = tkm_acls((uint8_t)c);
+        if (c >= 0x80) {
+            cr_assert_eq(a, TKM_A_HI, "byte %02x", c);
+            continue;
+        }
+        unsigned u = tkm_uc_props(c);
+        cr_assert_eq(!!(a & TKM_A_LO), !!(u & TKM_UC_LL), "U+%04X Ll", c);
+        cr_assert_eq(!!(a & TKM_A_UP), !!(u & TKM_UC_LU), "U+%04X Lu", c);
+        cr_assert_eq(!!(a & TKM_A_LETTER), !!(u & TKM_UC_L), "U+%04X L", c);
+        cr_assert_eq(!!(a & TKM_A_DG), !!(u & TKM_UC_N), "U+%04X N", c);
+        cr_assert_eq(!!(a & TKM_A_WS), !!(u & TKM_UC_WS), "U+%04X White_Space", c);
+        cr_assert_eq(!!(a & TKM_A_PU), !(u & (TKM_UC_L | TKM_UC_N | TKM_UC_WS)), "U+%04X other", c);
+        cr_assert_eq(!!(a & TKM_A_NL), c == '\r' || c == '\n', "U+%04X CR/LF", c);
+        cr_assert_eq(u & (TKM_UC_M | TKM_UC_LT | TKM_UC_LM | TKM_UC_LO), 0u, "U+%04X has no other letter class", c);
+    }
+}
+
+Test(kernels, corpus, .timeout = 600) {
+    size_t nf = 0;
+    char **files = oracle_list_files(TKM_CORPUS_DIR, &nf);
+    if (!files || nf == 0) {
+        free(files);
+        cr_skip_test("shared corpus not found at %s", TKM_CORPUS_DIR);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        size_t n;
+        uint8_t *d = oracle_read_file(files[i], &n);
+        cr_assert_not_null(d, "read %s", files[i]);
+        for (size_t k = 0; k < g_nk; k++)
+            for (int fam = 1; fam <= 3; fam++) check_text(g_kernels[k], fam, d, n, files[i]);
+        free(d);
+        free(files[i]);
+    }
+    free(files);
+}
+
+static const char *const g_frags[] = {
+    "'s", "'S", "'t", "'re", "'RE", "'Ve", "'m", "'ll", "'LL", "'lL", "'d", "'x", "'", "''s", "don't", "DON'T",
+    "we'll've", "'\xC5\xBF", "x'\xC5\xBF", "'\xC5", "Hello", "HELLOworld", "helloWorld", "ABC", "aBc", "I", "a",
+    "\xC3\x89" "COLE", "caf\xC3\xA9", "na\xC3\xAFve", "e\xCC\x81", "A\xCC\x81" "b", "\xC7\x85" "x", "12345", "1",
+    "12", "123", "1234", "\xEF\xBC\x91\xEF\xBC\x92", "1\xD9\xA3", "\xC2\xB2", "\r\n", "\n", "\r", "\n\n\n", "\r\r\n",
+    "   ", " \t\n ", "\t", "\x0B\x0C", "  x", " x", " 1", " !", "!!!", " !?/", "/\n/", "!\r\n/", ".\n\n", "a/b",
+    "://", "  \n  ", " \n", "\n ", "\xC2\xA0", " \xC2\xA0 ", "\xC2\x85", "\xE2\x80\xA8", "\xE3\x80\x80" "a",
+    "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80\xF0\x9F\x98\x80", "\xE6\x97\xA5\xE6\x9C\xAC", "\xE2\x80\x9C" "quote",
+    "\xC2\xAB" "x", "\xFF", "\x80", "\xC0\xAF", "\xE2\x82", "\xF0\x9F", "\xED\xA0\x80", "\xEF\xBF\xBD", "\x00",
+    "\x01\x7F", "a\x00" "b", "<|endoftext|>", "x\xC3", " \xC3\xA9", "\t\xC3\xA9", "!\xC3\xA9", "1\xC3\xA9",
+};
+
+static const char g_fillers[] = {'a', ' ', '1', '.', 'A', '\n'};
+
+Test(kernels, fragments_at_every_offset, .timeout = 600) {
+    uint8_t buf[512];
+    char what[96];
+    for (size_t fi = 0; fi < sizeof g_fillers; fi++) {
+        for (size_t g = 0; g < sizeof g_frags / sizeof g_frags[0]; g++) {
+            const char *f = g_frags[g];
+            size_t fl = strlen(f);
+            if (g_frags[g][0] == 0) fl = 1; /* the NUL fragment */
+            static const size_t tails[] = {0, 1, 2, 5, 70};
+            for (size_t o = 0; o <= 130; o++) {
+                for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+                    size_t n = 0;
+                    memset(buf, g_fillers[fi], o);
+                    n = o;
+                    memcpy(buf + n, f, fl);
+                    n += fl;
+                    memset(buf + n, g_fillers[fi], tails[t]);
+                    n += tails[t];
+                    snprintf(what, sizeof what, "fragment %zu filler %02x offset %zu tail %zu", g,
+                             (unsigned)g_fillers[fi], o, tails[t]);
+                    check_all(buf, n, what);
+                }
+            }
+        }
+    }
+}
+
+Test(kernels, every_length) {
+    static const char mixed[] =
+        "It's 2026: HELLOworld don't \xC3\xA9t\xC3\xA9 123456 \r\n\r\n   \t x!!! /path/to\n/x "
+        "\xF0\x9F\x98\x80 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E caf\xC3\xA9 WE'LL 'll   \n\n  end.\xFF\xC3";
+    size_t len = sizeof mixed - 1;
+    char what[64];
+    for (size_t n = 0; n <= len; n++) {
+        snprintf(what, sizeof what, "prefix %zu", n);
+        check_all((const uint8_t *)mixed, n, what);
+        snprintf(what, sizeof what, "suffix from %zu", n);
+        check_all((const uint8_t *)mixed + n, len - n, what);
+    }
+}
+
+static const char *const g_alphabet[] = {
+    "a", "z", "e", "A", "Z", "0", "7", " ", " ", " ", "\t", "\r", "\n", "\r\n", ".", ",", "!", "/", "'", "'s", "'LL",
+    "-", "_", "\"", "(", "\xC3\xA9", "\xC3\x89", "\xC3\x9F", "\xCC\x81", "\xC7\x85", "\xE6\x97\xA5", "\xF0\x9F\x98\x80",
+    "\xC2\xA0", "\xE2\x80\xA8", "\xEF\xBC\x91", "\xC2\xB2", "\xC5\xBF", "\xFF", "\x80", "\xE2\x82", "\x00", "\x7F",
+    "hello", "World", "THE", "123", "    ", "\n\n",
+};
+
+Test(kernels, random_texts, .timeout = 600) {
+    oracle_rng r = {0x746B6D6B65726E31ull};
+    uint8_t buf[1024];
+    char what[64];
+    size_t na = sizeof g_alphabet / sizeof g_alphabet[0];
+    for (int iter = 0; iter < 6000; iter++) {
+        size_t n = 0, want = oracle_rng_below(&r, 400);
+        while (n < want) {
+            const char *a = g_alphabet[oracle_rng_below(&r, (uint32_t)na)];
+            size_t al = a[0] ? strlen(a) : 1;
+            if (n + al > sizeof buf) break;
+            memcpy(buf + n, a, al);
+            n += al;
+        }
+        snprintf(what, sizeof what, "random text %d", iter);
+        check_all(buf, n, what);
+    }
+}
+
+/* Long runs: every piece longer than the window goes through the scalar fallback. */
+Test(kernels, long_runs) {
+    static const char units[][5] = {"a", "A", " ", "\n", "1", "!", "\xC3\xA9", "ab", "a ", " a", "\r\n"};
+    size_t n = 5000;
+    uint8_t *buf = malloc(n * 4);
+    cr_assert_not_null(buf);
+    char what[64];
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t ul = strlen(units[u]), len = 0;
+        while (len + ul <= n) {
+            memcpy(buf + len, units[u], ul);
+            len += ul;
+        }
+        snprintf(what, sizeof what, "run of unit %zu", u);
+        check_all(buf, len, what);
+    }
+    free(buf);
+}
