@@ -73,6 +73,8 @@ static void usage(FILE *f) {
             "      --special MODE    special-token text: ordinary (default), allow, reject\n"
             "      --vocab FILE      use a .tiktoken file with --pattern gpt2|cl100k|o200k\n"
             "      --list            list encodings and known models\n"
+            "      --kernels         list the CPU kernels, '*' marks the one in use (TOKMETER_KERNEL=NAME\n"
+            "                        forces one: scalar, avx2, avx512, neon)\n"
             "      --version         print the version\n"
             "  -h, --help            this help\n"
             "'chat' counts a Chat Completions request (prompt tokens, OpenAI's documented method),\n"
@@ -379,6 +381,26 @@ static int truncate_fd(cli *c, int fd, const struct stat *before, const char *na
     }
     fwrite(data, 1, r.bytes, stdout);
     free(data);
+    return 0;
+}
+
+/* --kernels: every kernel of this build; '*' marks the one new handles use. */
+static int list_kernels(void) {
+    unsigned f;
+    const char *k;
+    int any_default = 0;
+    for (size_t i = 0; (k = tkm_kernel_at(i, &f)) != NULL; i++) {
+        const char *what = !(f & TKM_KERNEL_USABLE) ? "not supported by this CPU"
+                           : (f & TKM_KERNEL_NATIVE) ? "native"
+                                                     : "emulated (SIMDe; for tests)";
+        printf("%c %-8s %s\n", (f & TKM_KERNEL_DEFAULT) ? '*' : ' ', k, what);
+        any_default |= (f & TKM_KERNEL_DEFAULT) != 0;
+    }
+    if (!any_default) {
+        const char *env = getenv("TOKMETER_KERNEL");
+        fprintf(stderr, "%s: TOKMETER_KERNEL=%s is not a kernel this CPU can run\n", prog, env ? env : "");
+        return 1;
+    }
     return 0;
 }
 
@@ -795,6 +817,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--cost") == 0) c.cost = 1;
         else if (strcmp(a, "--follow") == 0) c.follow = 1;
         else if (strcmp(a, "--list") == 0) return list_all();
+        else if (strcmp(a, "--kernels") == 0) return list_kernels();
         else if (strcmp(a, "--version") == 0) {
             printf("tokmeter %s\n", tkm_version_string());
             return 0;
@@ -871,6 +894,11 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s: unknown encoding '%s' (see --list)\n", prog, c.enc_name);
             return 2;
         }
+    }
+    if (st == TKM_ERR_UNSUPPORTED && getenv("TOKMETER_KERNEL")) {
+        fprintf(stderr, "%s: TOKMETER_KERNEL=%s: no such kernel, or this CPU cannot run it (see --kernels)\n", prog,
+                getenv("TOKMETER_KERNEL"));
+        return 2;
     }
     if (st != TKM_OK) {
         fprintf(stderr, "%s: %s\n", prog, tkm_status_string(st));

@@ -4,7 +4,8 @@
  * Design notes. The pre-tokenizers are stateless between pieces (no look-behind): a piece is
  * determined by the text from its start onwards. So if p is a piece boundary of the whole text and
  * the pieces before p do not change when the text is cut at p, count(text) = count(text[0..p)) +
- * count(text[p..]). We only cut at such "safe" points, proven for all three pattern families:
+ * count(text[p..]). We only cut at such "safe" points, proven for all three pattern families (the
+ * predicate is tkm_cut_is_safe in cut.c, shared with the multi-threaded counter, parallel.c):
  *   A. s[p-1] is an ASCII letter or digit and s[p] == ' ': the letter/digit run (or contraction)
  *      ending at p-1 ends there whatever follows, and nothing else can contain s[p-1].
  *   B. s[p-1] == '\n', s[p-2] is the last byte of a code point that is not whitespace, and s[p] starts
@@ -19,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cut.h"
 #include "encoding.h"
-#include "unicode.h"
 
 struct tkm_stream {
     const tkm_encoding *enc;
@@ -36,30 +37,6 @@ struct tkm_stream {
     size_t err_off;
 };
 
-static int is_alnum(uint8_t c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
-
-/* The code point that ends at s[e-1] (e > 0) is well-formed and not whitespace. */
-static int ends_non_space(const uint8_t *s, size_t e) {
-    size_t b = e - 1;
-    while (b > 0 && e - b < 4 && (s[b] & 0xC0) == 0x80) b--;
-    size_t adv;
-    uint32_t c = tkm_utf8_decode(s, b, e, &adv);
-    if (b + adv != e || (c == 0xFFFD && !(adv == 3 && s[b] == 0xEF))) return 0;
-    return !(tkm_uc_props(c) & TKM_UC_WS);
-}
-
-/* Is p (2 <= p, p + 4 <= n) a safe cut of s[0..n)? */
-static int is_cut(const uint8_t *s, size_t p, size_t n) {
-    if (s[p] == ' ' && is_alnum(s[p - 1])) return 1;
-    if (s[p - 1] == '\n' && s[p] != '/' && ends_non_space(s, p - 1)) {
-        size_t adv;
-        uint32_t c = s[p] < 0x80 ? s[p] : tkm_utf8_decode(s, p, n, &adv);
-        if (c == 0xFFFD && !(s[p] == 0xEF && p + 2 < n && s[p + 1] == 0xBF && s[p + 2] == 0xBD)) return 0;
-        return !(tkm_uc_props(c) & TKM_UC_WS);
-    }
-    return 0;
-}
-
 TKM_API tkm_status tkm_stream_open(const tkm_encoding *enc, const tkm_options *opt, tkm_stream **out) {
     if (!out) return TKM_ERR_INVALID_ARGUMENT;
     *out = NULL;
@@ -71,12 +48,7 @@ TKM_API tkm_status tkm_stream_open(const tkm_encoding *enc, const tkm_options *o
     if (!s) return TKM_ERR_NO_MEMORY;
     s->enc = enc;
     s->flags = flags;
-    s->can_cut = 1;
-    if (flags & (TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT))
-        for (uint32_t i = 0; i < enc->n_specials; i++)
-            if (memchr(enc->specials[i].text, ' ', enc->specials[i].len) ||
-                memchr(enc->specials[i].text, '\n', enc->specials[i].len))
-                s->can_cut = 0;
+    s->can_cut = tkm_cut_allowed(enc, flags);
     tkm_work_init(&s->w, opt);
     *out = s;
     return TKM_OK;
@@ -113,7 +85,7 @@ TKM_API tkm_status tkm_stream_feed(tkm_stream *s, const void *chunk, size_t len,
     s->len += len;
     if (s->can_cut && s->len >= 6) {
         size_t lo = s->scanned > 2 ? s->scanned : 2, p = s->len - 4;
-        while (p >= lo && !is_cut(s->buf, p, s->len)) p--;
+        while (p >= lo && !tkm_cut_is_safe(s->buf, p, s->len)) p--;
         if (p >= lo) {
             tkm_status st = run_part(s, p);
             if (st != TKM_OK) return st;

@@ -1,0 +1,21 @@
+/*
+ * cut.h - safe cut points: where a text may be split and its parts counted independently
+ * (internal; shared by the streaming counter, stream.c, and the multi-threaded one, parallel.c).
+ */
+#ifndef TKM_CUT_H
+#define TKM_CUT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encoding.h"
+
+/* Is p a safe cut of s[0..n)? Needs 2 <= p and p + 4 <= n. The answer depends only on the bytes
+ * s[p-4..p+4) (fewer to the left when p < 4), so a cut found in a prefix of a text stays a cut of
+ * the text, whatever follows the prefix. */
+int tkm_cut_is_safe(const uint8_t *s, size_t p, size_t n);
+
+/* May texts counted under flags be cut at all? Not in allow/reject special-token modes when one of
+ * the encoding's special tokens contains ' ' or '\n' (a cut could fall inside it). */
+int tkm_cut_allowed(const tkm_encoding *e, uint32_t flags);
+
+#endif
