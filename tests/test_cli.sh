@@ -187,5 +187,19 @@ printf '{"body":{"prompt":"x"}\n' > "$T/log3.jsonl"
 "$TKM" --jsonl body.prompt "$T/log3.jsonl" >/dev/null 2>"$T/err"; expect_eq "$?" 1 "--jsonl malformed line exit"
 grep -q 'log3.jsonl:1: malformed JSON' "$T/err" && ok || bad "--jsonl malformed line message"
 
+# --kernels: one kernel marked in use; forcing each usable kernel gives the same counts; a bad
+# TOKMETER_KERNEL is a clear error, never a silent fallback
+expect_eq "$(env -u TOKMETER_KERNEL "$TKM" --kernels | grep -c '^\* ')" 1 "--kernels marks one kernel"
+"$TKM" --kernels | grep -q '^. scalar   native$' && ok || bad "--kernels lists scalar"
+KF=$CORPUS/english/rfc1034.txt; [[ -f "$KF" ]] || KF=$SAMPLE
+base=$(env -u TOKMETER_KERNEL "$TKM" -e cl100k_base "$KF")
+for k in $("$TKM" --kernels | awk '$NF != "CPU" {print ($1 == "*" ? $2 : $1)}'); do
+  expect_eq "$(TOKMETER_KERNEL=$k "$TKM" -e cl100k_base "$KF")" "$base" "TOKMETER_KERNEL=$k count"
+  expect_eq "$(TOKMETER_KERNEL=$k "$TKM" --kernels | grep '^\* ' | awk '{print $2}')" "$k" "TOKMETER_KERNEL=$k is in use"
+done
+printf 'x' | TOKMETER_KERNEL=no-such "$TKM" >"$T/out" 2>"$T/err"; expect_eq "$?" 2 "bad TOKMETER_KERNEL exit"
+grep -q 'TOKMETER_KERNEL=no-such' "$T/err" && ok || bad "bad TOKMETER_KERNEL message: $(cat "$T/err")"
+[[ ! -s "$T/out" ]] && ok || bad "bad TOKMETER_KERNEL printed a count"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
