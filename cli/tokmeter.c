@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ typedef struct cli {
     tkm_options opt;
     tkm_encoding *enc;
     const char *enc_name;
+    unsigned jobs; /* -j N: threads for counting (1: none, 0: one per CPU) */
     /* chat requests, request logs, costs, streaming (issue 5) */
     int chat, cost, follow;
     size_t stream_chunk;        /* --stream-chunk N: feed the streaming counter N bytes at a time */
@@ -68,6 +70,8 @@ static void usage(FILE *f) {
             "                        each JSON line; per-line counts and a total\n"
             "      --cost            add the price estimate (chat, --jsonl); integer micro-cent exact\n"
             "      --prices FILE     a price table in the format of data/prices.tsv\n"
+            "  -j, --jobs N          count on N threads (0: one per CPU): large files are cut at safe\n"
+            "                        points, smaller ones counted side by side; same output as -j1\n"
             "      --strict          invalid UTF-8 is an error (default: read as U+FFFD, like tiktoken\n"
             "                        on bytes.decode('utf-8', 'replace'))\n"
             "      --special MODE    special-token text: ordinary (default), allow, reject\n"
@@ -214,6 +218,250 @@ static int count_fd(cli *c, int fd, const char *name, tkm_result *res, unsigned 
         return 1;
     }
     return 0;
+}
+
+/* ---- -j N: counting on several threads (tkm_count_parallel, tkm_find_cut) ---------------------
+ * Output is that of -j1, byte for byte and in the same order. A regular file of at least
+ * JOBS_LARGE bytes is read in windows of JOBS_WINDOW bytes; each window is cut at its last safe
+ * point (tkm_find_cut) and counted on all threads, the rest is carried into the next window, so
+ * memory stays at about one window, as the streaming counter would keep (the carry only grows
+ * across a stretch without any safe point). Smaller inputs are counted side by side, up to
+ * JOBS_GROUP at a time, each on one thread by the streaming counter; their results and messages
+ * are printed in order afterwards. Standard input that is not a large regular file is counted as
+ * with -j1. */
+#define JOBS_WINDOW ((size_t)64 << 20)
+#define JOBS_LARGE ((off_t)1 << 20)
+#define JOBS_GROUP 64
+
+typedef struct job_file {
+    const char *name, *shown;
+    int fd, open_err, read_err;
+    struct stat before;
+    tkm_status st;
+    tkm_result r;
+} job_file;
+
+typedef struct job_group {
+    cli *c;
+    job_file *f;
+    size_t n, next;
+    pthread_mutex_t lock;
+} job_group;
+
+static int parse_jobs(const char *v, unsigned *jobs) {
+    char *end;
+    errno = 0;
+    unsigned long j = strtoul(v, &end, 10);
+    if (!*v || *end || errno || v[0] == '-' || j > 1024) {
+        fprintf(stderr, "%s: -j/--jobs takes a number of threads from 0 (one per CPU) to 1024, not '%s'\n", prog, v);
+        return 2;
+    }
+    *jobs = (unsigned)j;
+    return 0;
+}
+
+static void print_count(const cli *c, const char *name, const tkm_result *r, int stdin_only) {
+    if (c->json) {
+        fputs("{\"file\":", stdout);
+        json_string(stdout, name);
+        fputs(",\"encoding\":", stdout);
+        json_string(stdout, c->enc_name);
+        printf(",\"tokens\":%zu,\"bytes\":%zu}\n", r->tokens, r->bytes);
+    } else if (stdin_only) {
+        printf("%zu\n", r->tokens);
+    } else {
+        printf("%zu %s\n", r->tokens, name);
+    }
+}
+
+/* One large regular file in windows, each counted on c->jobs threads. Returns 0 on success. */
+static int count_fd_windows(cli *c, int fd, const char *name, tkm_result *res, unsigned long long size) {
+    size_t cap = size < JOBS_WINDOW ? (size_t)size + 4096 : JOBS_WINDOW, len = 0, from = 0, tokens = 0, base = 0;
+    unsigned char *b = malloc(cap);
+    tkm_status st = TKM_OK;
+    int eof = 0;
+    if (!b) {
+        fprintf(stderr, "%s: %s: out of memory\n", prog, name);
+        return 1;
+    }
+    while (!eof && st == TKM_OK) {
+        while (len < cap && !eof) {
+            ssize_t r = read_some(fd, b + len, cap - len);
+            if (r < 0) {
+                fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
+                free(b);
+                return 1;
+            }
+            eof = r == 0;
+            len += (size_t)r;
+        }
+        size_t cut = len;
+        if (!eof) {
+            st = tkm_find_cut(c->enc, b, len, from, &c->opt, &cut);
+            if (st == TKM_OK && cut == 0) { /* no safe point yet: read on into a larger buffer */
+                unsigned char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
+                if (!nb) {
+                    fprintf(stderr, "%s: %s: out of memory\n", prog, name);
+                    free(b);
+                    return 1;
+                }
+                b = nb;
+                cap *= 2;
+                from = len >= 3 ? len - 3 : 0;
+                continue;
+            }
+            if (st != TKM_OK) break;
+        }
+        tkm_result r;
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        st = tkm_count_parallel(c->enc, b, cut, c->jobs, &c->opt, &r);
+        if (st != TKM_OK) {
+            res->error_offset = base + r.error_offset;
+            break;
+        }
+        tokens += r.tokens;
+        memmove(b, b + cut, len - cut);
+        len -= cut;
+        base += cut;
+        from = len >= 3 ? len - 3 : 0; /* the carry holds no safe point but maybe its last 3 bytes */
+        progress(c, base, size);
+    }
+    progress_end(c);
+    free(b);
+    if (st != TKM_OK) {
+        report_status(name, st, res);
+        return 1;
+    }
+    res->tokens = tokens;
+    res->bytes = base;
+    return 0;
+}
+
+/* The streaming count of count_fd, without printing: errors are kept for the main thread. */
+static void count_job(cli *c, job_file *f, unsigned char *buf) {
+    tkm_stream *s = NULL;
+    memset(&f->r, 0, sizeof f->r);
+    f->r.struct_size = sizeof f->r;
+    f->st = tkm_stream_open(c->enc, &c->opt, &s);
+    if (f->st != TKM_OK) return;
+    for (;;) {
+        ssize_t r = read_some(f->fd, buf, READ_CHUNK);
+        if (r < 0) {
+            f->read_err = errno;
+            tkm_stream_free(s);
+            return;
+        }
+        if (r == 0) break;
+        if ((f->st = tkm_stream_feed(s, buf, (size_t)r, NULL)) != TKM_OK) break;
+    }
+    f->st = tkm_stream_finish(s, &f->r);
+    tkm_stream_free(s);
+}
+
+static void *job_worker(void *arg) {
+    job_group *g = arg;
+    unsigned char *buf = malloc(READ_CHUNK);
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        size_t i = g->next < g->n ? g->next++ : g->n;
+        pthread_mutex_unlock(&g->lock);
+        if (i == g->n) break;
+        job_file *f = &g->f[i];
+        if (f->open_err) continue;
+        if (!buf) f->read_err = ENOMEM;
+        else count_job(g->c, f, buf);
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Count g->f[0..n) side by side, then print each result or message in order. */
+static int run_group(cli *c, job_group *g, unsigned threads, int stdin_only, size_t *total_tokens,
+                     size_t *total_bytes) {
+    int failed = 0;
+    pthread_t tid[JOBS_GROUP];
+    size_t started = 0;
+    g->next = 0;
+    if (threads > g->n) threads = (unsigned)g->n;
+    for (unsigned t = 1; t < threads; t++)
+        if (pthread_create(&tid[started], NULL, job_worker, g) == 0) started++;
+    job_worker(g);
+    for (size_t t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    for (size_t i = 0; i < g->n; i++) {
+        job_file *f = &g->f[i];
+        int rc = 1;
+        if (f->open_err) fprintf(stderr, "%s: %s: %s\n", prog, f->shown, strerror(f->open_err));
+        else if (f->read_err) fprintf(stderr, "%s: %s: %s\n", prog, f->shown, strerror(f->read_err));
+        else if (f->st != TKM_OK) report_status(f->shown, f->st, &f->r);
+        else rc = changed_during_read(f->fd, &f->before, f->r.bytes, f->shown);
+        if (!rc) {
+            *total_tokens += f->r.tokens;
+            *total_bytes += f->r.bytes;
+            print_count(c, f->name, &f->r, stdin_only);
+        }
+        if (!f->open_err && f->fd != STDIN_FILENO) close(f->fd);
+        failed |= rc;
+    }
+    g->n = 0;
+    return failed;
+}
+
+/* The plain counting loop of main() for -j N (N != 1). Returns the exit status so far. */
+static int count_jobs(cli *c, const char **files, size_t n_files, int stdin_only, size_t *total_tokens,
+                      size_t *total_bytes) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = c->jobs ? c->jobs : cpus > 0 ? (unsigned)cpus : 1u;
+    job_file jf[JOBS_GROUP];
+    job_group g;
+    memset(&g, 0, sizeof g);
+    g.c = c;
+    g.f = jf;
+    int failed = 0, have_lock = pthread_mutex_init(&g.lock, NULL) == 0;
+    if (!have_lock) threads = 1;
+    for (size_t i = 0; i < n_files; i++) {
+        const char *name = files[i];
+        const char *shown = strcmp(name, "-") == 0 ? "standard input" : name;
+        job_file *f = &jf[g.n];
+        memset(f, 0, sizeof *f);
+        f->name = name;
+        f->shown = shown;
+        f->open_err = open_input(name, &f->fd);
+        if (!f->open_err && fstat(f->fd, &f->before) != 0) memset(&f->before, 0, sizeof f->before);
+        int large = !f->open_err && S_ISREG(f->before.st_mode) && f->before.st_size >= JOBS_LARGE;
+        int alone = large || (!f->open_err && f->fd == STDIN_FILENO);
+        if (!alone) {
+            if (++g.n == JOBS_GROUP) failed |= run_group(c, &g, threads, stdin_only, total_tokens, total_bytes);
+            continue;
+        }
+        /* a large file or standard input: in order, after the inputs before it */
+        job_file one = *f;
+        if (g.n) failed |= run_group(c, &g, threads, stdin_only, total_tokens, total_bytes);
+        tkm_result r;
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        int rc;
+        progress_begin(c, &one.before);
+        if (large) {
+            rc = count_fd_windows(c, one.fd, shown, &r, (unsigned long long)one.before.st_size);
+        } else {
+            unsigned char *buf = malloc(READ_CHUNK);
+            rc = buf ? count_fd(c, one.fd, shown, &r, buf, 0) : 1;
+            if (!buf) fprintf(stderr, "%s: %s: out of memory\n", prog, shown);
+            free(buf);
+        }
+        if (!rc) rc = changed_during_read(one.fd, &one.before, r.bytes, shown);
+        if (!rc) {
+            *total_tokens += r.tokens;
+            *total_bytes += r.bytes;
+            print_count(c, name, &r, stdin_only);
+        }
+        if (one.fd != STDIN_FILENO) close(one.fd);
+        failed |= rc;
+    }
+    if (g.n) failed |= run_group(c, &g, threads, stdin_only, total_tokens, total_bytes);
+    if (have_lock) pthread_mutex_destroy(&g.lock);
+    return failed;
 }
 
 /* Read a whole input into memory (for --ids). */
@@ -733,6 +981,7 @@ int main(int argc, char **argv) {
     cli c;
     memset(&c, 0, sizeof c);
     c.opt.struct_size = sizeof c.opt;
+    c.jobs = 1;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     int no_more_opts = 0;
@@ -808,6 +1057,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "%s: --special takes ordinary, allow or reject\n", prog);
                 return 2;
             }
+        } else if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
+            const char *v = NULL;
+            TAKE(v);
+            if (parse_jobs(v, &c.jobs)) return 2;
+        } else if (!val && strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
+            if (parse_jobs(a + 2, &c.jobs)) return 2;
         } else if (val) {
             fprintf(stderr, "%s: option %s takes no value\n", prog, a);
             return 2;
@@ -919,8 +1174,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     int failed = 0;
-    size_t total_tokens = 0, total_bytes = 0;
-    for (size_t i = 0; i < n_files; i++) {
+    size_t total_tokens = 0, total_bytes = 0, first_file = 0;
+    if (c.jobs != 1 && !whole && !c.follow && !c.stream_chunk) {
+        failed = count_jobs(&c, files, n_files, stdin_only, &total_tokens, &total_bytes);
+        first_file = n_files;
+    }
+    for (size_t i = first_file; i < n_files; i++) {
         const char *name = files[i];
         const char *shown = strcmp(name, "-") == 0 ? "standard input" : name;
         int fd;

@@ -201,5 +201,40 @@ printf 'x' | TOKMETER_KERNEL=no-such "$TKM" >"$T/out" 2>"$T/err"; expect_eq "$?"
 grep -q 'TOKMETER_KERNEL=no-such' "$T/err" && ok || bad "bad TOKMETER_KERNEL message: $(cat "$T/err")"
 [[ ! -s "$T/out" ]] && ok || bad "bad TOKMETER_KERNEL printed a count"
 
+# -j N / --jobs N: the output (stdout, stderr, exit status) is that of -j1, for many small files
+# counted side by side, for large files cut into windows at safe points, and for standard input
+jobs_same() { # jobs_same LABEL ARGS... : -j1 vs -j3
+  local a b
+  a=$("$TKM" -j1 "${@:2}" 2>&1; echo "rc=$?"); b=$("$TKM" -j3 "${@:2}" 2>&1; echo "rc=$?")
+  [[ "$a" == "$b" ]] && ok || bad "-j $1: $(diff <(echo "$a") <(echo "$b") | head -5)"
+}
+if [[ -d "$CORPUS/english" ]]; then
+  jobs_same "corpus" "$CORPUS"/*/*
+  jobs_same "code cl100k json" -e cl100k_base --json "$CORPUS"/code/*
+  expect_eq "$("$TKM" --jobs=0 "$CORPUS"/chat/* 2>&1)" "$("$TKM" "$CORPUS"/chat/* 2>&1)" "--jobs=0 (one per CPU)"
+  jobs_same "strict, a missing file, a directory" --strict "$CORPUS"/adversarial/* "$T/missing" "$CORPUS" "$SAMPLE"
+  jobs_same "reject" --special reject "$CORPUS"/adversarial/* "$CORPUS"/chat/*
+  # > 64 MiB: several windows; an invalid byte after the first window must keep its file offset
+  for i in 1 2 3 4 5; do cat "$CORPUS"/english/*; done > "$T/big.txt"
+  printf 'tail \xff end' >> "$T/big.txt"
+  big=$(stat -c %s "$T/big.txt")
+  [[ $big -gt $((64 << 20)) ]] && ok || bad "-j test file is only $big bytes"
+  jobs_same "large file" "$T/big.txt" "$SAMPLE"
+  a=$("$TKM" -j1 --strict "$T/big.txt" 2>&1); b=$("$TKM" -j2 --strict "$T/big.txt" 2>&1)
+  expect_eq "$b" "$a" "-j large file strict"
+  grep -q "invalid UTF-8 at byte offset $((big - 5))\$" <<<"$b" && ok || bad "-j strict offset: $b"
+  expect_eq "$("$TKM" -j2 < "$T/big.txt")" "$("$TKM" -j1 "$T/big.txt" | cut -d' ' -f1)" "-j large standard input"
+  rm -f "$T/big.txt"
+fi
+expect_eq "$("$TKM" -j3 "$SAMPLE" - "$SAMPLE" < "$SAMPLE" 2>&1)" "$("$TKM" -j1 "$SAMPLE" - "$SAMPLE" < "$SAMPLE" 2>&1)" \
+  "-j with standard input among files"
+expect_eq "$(cat "$SAMPLE" | "$TKM" -j2)" "67" "-j piped standard input"
+expect_eq "$("$TKM" -j4 "$SAMPLE" "$SAMPLE" | tail -1)" "134 total" "-j4 total line"
+for v in x -1 1025 ''; do
+  "$TKM" -j "$v" "$SAMPLE" >/dev/null 2>&1; expect_eq "$?" 2 "-j '$v' is a usage error"
+done
+expect_eq "$("$TKM" -j2 "$SAMPLE")" "67 $SAMPLE" "-j2 count"
+expect_eq "$("$TKM" --jobs 2 "$SAMPLE")" "67 $SAMPLE" "--jobs 2 count"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
