@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../arch/arch.h"
+
 #include "encoding.h"
 
 /* ---- version and status -------------------------------------------------------------------- */
@@ -160,7 +162,7 @@ static int finish_handle(tkm_encoding *e) {
     return 1;
 }
 
-TKM_API tkm_status tkm_encoding_open(const char *name, tkm_encoding **out) {
+static tkm_status open_builtin(const char *name, const char *kernel, tkm_encoding **out) {
     if (!name || !out) return TKM_ERR_INVALID_ARGUMENT;
     *out = NULL;
     if (strcmp(name, "gpt2") == 0) name = "r50k_base";
@@ -173,6 +175,10 @@ TKM_API tkm_status tkm_encoding_open(const char *name, tkm_encoding **out) {
     e->name = b->name;
     e->pattern = b->pattern;
     e->next = pretok_for(b->pattern);
+    if (!tkm_arch_select((int)b->pattern, kernel, &e->split, &e->kernel)) {
+        free(e);
+        return TKM_ERR_UNSUPPORTED;
+    }
     e->ranks = b->ranks;
     e->specials = b->specials->items;
     e->n_specials = b->specials->count;
@@ -183,6 +189,35 @@ TKM_API tkm_status tkm_encoding_open(const char *name, tkm_encoding **out) {
     }
     *out = e;
     return TKM_OK;
+}
+
+TKM_API tkm_status tkm_encoding_open(const char *name, tkm_encoding **out) {
+    return open_builtin(name, NULL, out);
+}
+
+TKM_API tkm_status tkm_encoding_open_kernel(const char *name, const char *kernel, tkm_encoding **out) {
+    if (!kernel) return out ? (*out = NULL, TKM_ERR_INVALID_ARGUMENT) : TKM_ERR_INVALID_ARGUMENT;
+    return open_builtin(name, kernel, out);
+}
+
+TKM_API tkm_status tkm_encoding_kernel(const tkm_encoding *e, const char **kernel) {
+    tkm_status st = tkm_check_handle(e);
+    if (st != TKM_OK) return st;
+    if (!kernel) return TKM_ERR_INVALID_ARGUMENT;
+    *kernel = e->kernel;
+    return TKM_OK;
+}
+
+TKM_API const char *tkm_kernel_at(size_t i, unsigned *flags) {
+    const tkm_kernel *const *ks = tkm_arch_kernels();
+    for (size_t j = 0; j <= i; j++)
+        if (!ks[j]) return NULL;
+    unsigned f = 0;
+    if (ks[i]->cpu_ok()) f |= TKM_KERNEL_USABLE;
+    if (ks[i]->native) f |= TKM_KERNEL_NATIVE;
+    if (ks[i] == tkm_arch_default()) f |= TKM_KERNEL_DEFAULT;
+    if (flags) *flags = f;
+    return ks[i]->name;
 }
 
 TKM_API tkm_status tkm_encoding_open_for_model(const char *model, tkm_encoding **out) {
@@ -222,7 +257,9 @@ TKM_API tkm_status tkm_encoding_load_tiktoken(const void *data, size_t len, tkm_
     if ((!data && len) || (!specials && n_specials) || !pretok_for(pattern) || n_specials > 0x100000)
         return TKM_ERR_INVALID_ARGUMENT;
     for (size_t i = 0; i < n_specials; i++)
-        if (!specials[i].text || !specials[i].text[0] || strlen(specials[i].text) > 0xFFFF)
+        /* id UINT32_MAX: no uint32_t n_vocab covers it (ids are in [0, n_vocab)) */
+        if (!specials[i].text || !specials[i].text[0] || strlen(specials[i].text) > 0xFFFF ||
+            specials[i].id == UINT32_MAX)
             return TKM_ERR_INVALID_ARGUMENT;
     tkm_encoding *e = (tkm_encoding *)calloc(1, sizeof *e);
     if (!e) return TKM_ERR_NO_MEMORY;
@@ -236,6 +273,11 @@ TKM_API tkm_status tkm_encoding_load_tiktoken(const void *data, size_t len, tkm_
     e->ranks = &e->own_ranks;
     e->pattern = pattern;
     e->next = pretok_for(pattern);
+    if (!tkm_arch_select((int)pattern, NULL, &e->split, &e->kernel)) {
+        tkm_ranks_destroy(&e->own_ranks, tkm_default_free, NULL);
+        free(e);
+        return TKM_ERR_UNSUPPORTED;
+    }
     uint32_t n_vocab = e->own_ranks.n_ranks;
     e->own_specials = n_specials ? (tkm_special *)calloc(n_specials, sizeof(tkm_special)) : NULL;
     e->own_name = dup_str(name ? name : "custom");
