@@ -28,7 +28,9 @@ void tkm_default_free(void *opaque, void *p) {
 
 void tkm_work_init(tkm_work *w, const tkm_options *opt) {
     memset(w, 0, sizeof *w);
-    const tkm_allocator *a = opt ? opt->allocator : NULL;
+    /* An older caller's smaller struct ends before .allocator: what lies there is not ours to read. */
+    const tkm_allocator *a =
+        opt && opt->struct_size >= offsetof(tkm_options, allocator) + sizeof opt->allocator ? opt->allocator : NULL;
     if (a && a->alloc && a->free) {
         w->bpe.alloc = a->alloc;
         w->bpe.dealloc = a->free;
@@ -102,6 +104,18 @@ static const uint8_t *repair(tkm_work *w, const uint8_t *p, size_t n, size_t *ou
     return r;
 }
 
+/* Length of the repaired form of p[0..n) (see repair), computed without building it. */
+static size_t repaired_len(const uint8_t *p, size_t n) {
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t adv = 1;
+        uint32_t c = p[i] < 0x80 ? p[i] : tkm_utf8_decode(p, i, n, &adv);
+        o += c == 0xFFFD ? 3 : adv;
+        i += adv;
+    }
+    return o;
+}
+
 static tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w, tkm_sink *k) {
     uint32_t r;
     if (len == 1)
@@ -137,8 +151,11 @@ static int has_high_byte(const uint8_t *p, size_t n) {
     return 0;
 }
 
-/* Pieces per split call: enough to amortise the call and let lookups of neighbouring pieces
- * overlap; small enough that a limited count scans only a little past its stop. */
+/* Pieces per split call: enough to amortise the call, small enough that a limited count scans
+ * only a little past its stop. Tried: a pass over each batch that prefetches the fast-table slot
+ * of every piece before the lookups (to overlap their cache misses); measured no gain (the core
+ * already overlaps independent lookups), so it was removed. What helped was the lookup table
+ * itself (kernel/vocab.h: one cache line per lookup instead of three). */
 #define TKM_SPLIT_BATCH 64
 
 static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, int strict,
@@ -158,6 +175,9 @@ static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n
                 *err_off = (size_t)(p - k->origin) + bad;
                 return TKM_ERR_INVALID_UTF8;
             }
+            /* a repaired piece over the limit is refused before its copy (3 bytes per input byte)
+             * is allocated: working memory stays O(longest piece that can be counted) */
+            if (len > 0x7FFFFFFFu / 3 && repaired_len(p, len) >= 0x7FFFFFFFu) return TKM_ERR_UNSUPPORTED;
             p = repair(w, p, len, &len);
             if (!p) return TKM_ERR_NO_MEMORY;
         }

@@ -27,6 +27,14 @@
  * token has n >= 1). Loads are little-endian on every host (bswap on big-endian), so a table
  * generated on one host is valid on another. A vocabulary with a short token of rank >= 2^27
  * gets no fast table (fast == NULL) and uses the slow one.
+ *
+ * Measured and rejected (cachegrind, jane-eyre.txt, o200k, last level set to a 512 KiB L2; and
+ * wall/CPU time on the shared development machine):
+ *  - load 3/4 (4 MiB for o200k) instead of 1/2 (8 MiB): +5% instructions, +24% D1 and +31% L2
+ *    misses - misses, frequent in BPE's pair lookups, walk long probe chains at 3/4.
+ *  - a 256 KiB "hot" table of the lowest ranks probed first (to stay in L2): only 12% fewer L2
+ *    misses, more instructions, and slower in wall time; removed.
+ *  - prefetching every piece's slot one batch ahead (kernel/count.c): no gain; removed.
  */
 #ifndef TKM_VOCAB_H
 #define TKM_VOCAB_H

@@ -175,13 +175,13 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
     uint32_t n_ranks = max_rank + 1u; /* n_tokens > n_ranks means a repeated rank: pass 2 reports it */
     uint64_t slots = 2;
     while (slots < 2u * (uint64_t)n_tokens) slots <<= 1;
-    /* fast table: load <= 3/4; none if a short token's rank does not fit its 27 bits */
+    /* fast table: load <= 1/2; none if a short token's rank does not fit its 27 bits */
     uint64_t fslots = 0;
     uint32_t fshift = 64;
     if (max_short_rank < TKM_FAST_RANK_LIMIT) {
         fslots = 2;
         fshift = 63;
-        while (3u * fslots < 4u * (uint64_t)n_short) fslots <<= 1, fshift--;
+        while (fslots < 2u * (uint64_t)n_short) fslots <<= 1, fshift--;
     }
     uint64_t fast_at = (((uint64_t)n_ranks + 1u) * 4u + slots * 4u + total + 1u + 7u) & ~(uint64_t)7u;
     uint64_t need = fast_at + fslots * 16u;
