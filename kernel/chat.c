@@ -50,6 +50,13 @@
  *   the caller. So every access below goes through helpers that test the type first; nothing
  *   else in this file touches a json_object. json-c does not take our allocator (tkm_options
  *   .allocator does not apply here) and takes an int length (bodies are capped well below).
+ *   End to end (same machine): a 150-byte request 7.5 us; the corpus's 1,230 OpenAI requests
+ *   (830 B on average) 42 us each, 20 MB/s. json-c's parse and tree are about half of that
+ *   profile, opening the encoding handle per call ~10% (0.8 us): a handle cache or a caller-given
+ *   handle would be the next step if request latency matters more than simplicity.
+ *   Robustness check (throwaway, not committed): 100,000 random mutations of the cookbook
+ *   bodies, a response and an SSE capture through all four entry points under ASan + UBSan:
+ *   no error, no leak.
  */
 #include <limits.h>
 #include <stdarg.h>
