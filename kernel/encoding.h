@@ -49,6 +49,11 @@ typedef struct tkm_work {
     size_t rep_cap;
     uint32_t *tmp; /* ids of one piece when the caller's buffer is too short */
     size_t tmp_cap;
+    /* counting only: BPE results of recent pieces (see count.c), allocated once the call has
+     * seen TKM_PCACHE_AFTER bytes; NULL before (or if the allocation failed: it is optional) */
+    struct tkm_pcache_entry *pcache;
+    size_t seen;
+    int pcache_tried;
 } tkm_work;
 
 /* malloc/free with the allocator-hook signature. */
