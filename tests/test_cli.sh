@@ -135,8 +135,19 @@ done
 ( printf 'first part of the text. '; sleep 0.3; printf 'second part.\n' ) | "$TKM" --follow > "$T/follow"
 grep -Eq '^[0-9]+ so far$' "$T/follow" && ok || bad "--follow prints running totals: $(cat "$T/follow")"
 expect_eq "$(tail -1 "$T/follow")" "$(printf 'first part of the text. second part.\n' | "$TKM")" "--follow final count"
-# no progress bar unless stderr is a terminal
-"$TKM" "$T/big" >/dev/null 2>"$T/err"; [[ ! -s "$T/err" ]] && ok || bad "progress bar on a non-terminal stderr"
+# a progress bar for long runs (64 MiB or more) only when stderr is a terminal
+for i in 1 2 3 4 5 6 7 8 9; do cat "$T/big"; done > "$T/big64"
+"$TKM" "$T/big64" >/dev/null 2>"$T/err"; [[ ! -s "$T/err" ]] && ok || bad "progress bar on a non-terminal stderr"
+if command -v script >/dev/null; then
+  script -qec "$TKM $T/big64" /dev/null > "$T/tty" 2>&1
+  grep -q '100%' "$T/tty" && ok || bad "progress bar on a terminal"
+  grep -q "$("$TKM" < "$T/big64") $T/big64" "$T/tty" && ok || bad "count after the progress bar"
+fi
+# --stream-chunk 1 on a corpus file equals its golden count
+G1=$(grep -P '^o200k_base\tchat/openai-mtbench-and-judge.jsonl\t' "$SRC/tests/golden/counts.tsv" 2>/dev/null | cut -f5)
+if [[ -n "$G1" && -f "$CORPUS/chat/openai-mtbench-and-judge.jsonl" ]]; then
+  expect_eq "$("$TKM" --stream-chunk 1 "$CORPUS/chat/openai-mtbench-and-judge.jsonl" | cut -d' ' -f1)" "$G1" "--stream-chunk 1 on a corpus file"
+fi
 
 # chat: the cookbook's example (its recorded API counts: gpt-4o 124, gpt-4 129)
 cat > "$T/ex1.json" <<'EOF'
