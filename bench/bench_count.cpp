@@ -17,9 +17,9 @@
 // same name); the environment variable TKM_CORPUS_DIR overrides it at run time. Corpus-based
 // benchmarks are skipped with an error message when the corpus is absent.
 //
-// Kernels: the library has only the scalar kernel today. kKernels lists kernel names; the count
-// benchmarks are registered once per name. When the public API gains a way to select a kernel,
-// map the name to it in select_kernel() (today only "scalar" exists and is the default).
+// Kernels: the count benchmarks are registered once per kernel this CPU can run natively
+// (tkm_kernel_at; emulated kernels are for tests, not for timing), each on a handle opened with
+// tkm_encoding_open_kernel. The other families use the default kernel (tokmeter --kernels).
 
 #include <benchmark/benchmark.h>
 
@@ -49,7 +49,6 @@ namespace {
 
 const char *const kEncodings[] = {"o200k_base", "cl100k_base", "r50k_base"};
 const char *const kSets[] = {"english", "code", "multilingual", "chat", "adversarial"};
-const char *const kKernels[] = {"scalar"};
 const size_t kLatencySizes[] = {100, 1000, 4096};
 const size_t kWorstSize = size_t(1) << 20;
 
@@ -116,11 +115,26 @@ const tkm_encoding *get_encoding(const std::string &name) {
     return enc;
 }
 
-// The kernel with this name, made the active one. Only "scalar" exists (the default).
-bool select_kernel(const std::string &kernel, std::string *why) {
-    if (kernel == "scalar") return true;
-    *why = "unknown kernel " + kernel;
-    return false;
+// A handle of `name` that counts with `kernel` (opened once, kept).
+const tkm_encoding *get_encoding_kernel(const std::string &name, const std::string &kernel) {
+    static std::map<std::string, tkm_encoding *> handles;
+    const std::string key = name + "/" + kernel;
+    auto it = handles.find(key);
+    if (it != handles.end()) return it->second;
+    tkm_encoding *enc = nullptr;
+    if (tkm_encoding_open_kernel(name.c_str(), kernel.c_str(), &enc) != TKM_OK) enc = nullptr;
+    handles.emplace(key, enc);
+    return enc;
+}
+
+// The kernels this CPU runs natively, best first.
+std::vector<std::string> native_kernels() {
+    std::vector<std::string> v;
+    unsigned f = 0;
+    const char *k;
+    for (size_t i = 0; (k = tkm_kernel_at(i, &f)) != nullptr; i++)
+        if ((f & TKM_KERNEL_USABLE) && (f & TKM_KERNEL_NATIVE)) v.emplace_back(k);
+    return v;
 }
 
 // ---- count/<encoding>/<set>/<kernel> -------------------------------------------------------
@@ -131,14 +145,9 @@ void BM_Count(benchmark::State &state, std::string encoding, std::string set_nam
         state.SkipWithError(set.error.c_str());
         return;
     }
-    const tkm_encoding *enc = get_encoding(encoding);
+    const tkm_encoding *enc = get_encoding_kernel(encoding, kernel);
     if (!enc) {
-        state.SkipWithError(("cannot open encoding " + encoding).c_str());
-        return;
-    }
-    std::string why;
-    if (!select_kernel(kernel, &why)) {
-        state.SkipWithError(why.c_str());
+        state.SkipWithError(("cannot open encoding " + encoding + " with kernel " + kernel).c_str());
         return;
     }
     const char *base = set.data.data();
@@ -306,9 +315,9 @@ void BM_Worst(benchmark::State &state, std::string encoding, const WorstKind *ki
 void register_all() {
     for (const char *e : kEncodings)
         for (const char *s : kSets)
-            for (const char *k : kKernels)
+            for (const std::string &k : native_kernels())
                 benchmark::RegisterBenchmark((std::string("count/") + e + "/" + s + "/" + k).c_str(), BM_Count,
-                                             std::string(e), std::string(s), std::string(k))
+                                             std::string(e), std::string(s), k)
                     ->Unit(benchmark::kMillisecond);
     for (const char *e : kEncodings)
         for (const char *src : {"english", "chat"})
