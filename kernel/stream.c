@@ -70,12 +70,14 @@ static tkm_status run_part(tkm_stream *s, size_t n) {
 TKM_API tkm_status tkm_stream_feed(tkm_stream *s, const void *chunk, size_t len, size_t *final_tokens) {
     if (!s || (!chunk && len)) return TKM_ERR_INVALID_ARGUMENT;
     if (s->err != TKM_OK) return s->err;
-    if (len > SIZE_MAX - s->len) return TKM_ERR_NO_MEMORY;
+    /* A chunk that could not be kept is lost input: the stream stays failed, so that finish can
+     * never report the count of what came before as the total. */
+    if (len > SIZE_MAX - s->len) return s->err = TKM_ERR_NO_MEMORY;
     if (s->len + len > s->cap) {
         size_t cap = s->cap ? s->cap : 65536;
         while (cap < s->len + len) cap = cap > SIZE_MAX / 2 ? s->len + len : cap * 2;
         uint8_t *nb = (uint8_t *)s->w.bpe.alloc(s->w.bpe.opaque, cap);
-        if (!nb) return TKM_ERR_NO_MEMORY;
+        if (!nb) return s->err = TKM_ERR_NO_MEMORY;
         if (s->len) memcpy(nb, s->buf, s->len);
         if (s->buf) s->w.bpe.dealloc(s->w.bpe.opaque, s->buf);
         s->buf = nb;
