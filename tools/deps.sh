@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/deps.sh - make sure the Debian packages tokmeter needs are installed.
 #
-# Usage: tools/deps.sh build|test|bench|cross ...
+# Usage: tools/deps.sh build|test|bench|cross|fuzz|sanitize ...
 # Installs what is missing with apt-get when running as root or with passwordless sudo;
 # otherwise prints the apt-get command to run and exits 1.
 set -euo pipefail
@@ -11,11 +11,13 @@ declare -A GROUP=(
   [test]="libcriterion-dev libpcre2-dev unicode-data libjansson-dev"
   [bench]="g++ libbenchmark-dev"
   [cross]="gcc-aarch64-linux-gnu qemu-user"
+  [fuzz]="clang-14 libclang-rt-14-dev"
+  [sanitize]="clang-14 libclang-rt-14-dev valgrind"
 )
 
 want=()
 for g in "$@"; do
-  [[ -n "${GROUP[$g]:-}" ]] || { echo "deps.sh: unknown group '$g' (build test bench cross)" >&2; exit 2; }
+  [[ -n "${GROUP[$g]:-}" ]] || { echo "deps.sh: unknown group '$g' (build test bench cross fuzz sanitize)" >&2; exit 2; }
   for p in ${GROUP[$g]}; do want+=("$p"); done
 done
 
