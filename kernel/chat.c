@@ -447,6 +447,8 @@ static tkm_status count_messages(ctx *c, json_object *root) {
             if (is(val, json_type_string)) {
                 st = count_json_string(c, val, &r->text_tokens);
                 if (strcmp(key, "name") == 0) r->overhead_tokens += 1;
+            } else if (strcmp(key, "name") == 0 && !is(val, json_type_null)) {
+                return fail(r, TKM_ERR_BAD_REQUEST, "%s.name: expected a string", path);
             } else if (strcmp(key, "content") == 0) {
                 if (is(val, json_type_array)) st = count_content_parts(c, val, path, &r->text_tokens);
                 else if (!is(val, json_type_null))

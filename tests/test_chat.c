@@ -305,6 +305,8 @@ Test(chat, wrong_shapes_name_the_path) {
     ERR("{\"model\":\"gpt-4o\",\"messages\":[{\"content\":\"x\"}]}", TKM_ERR_BAD_REQUEST, "messages[0].role");
     ERR("{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":7}]}", TKM_ERR_BAD_REQUEST,
         "messages[0].content");
+    ERR("{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"name\":[1],\"content\":\"x\"}]}",
+        TKM_ERR_BAD_REQUEST, "messages[0].name");
     ERR("{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"x\"}]}]}", TKM_ERR_BAD_REQUEST,
         "messages[0].content[0].type");
     ERR("{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":1}]}]}",
