@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../arch/arch.h"
 #include "oracle.h"
 #include "pretok.h"
 #include "tokmeter.h"
@@ -82,10 +83,12 @@ static const fuzz_encoding encodings[6] = {
 
 /*
  * Pre-tokenizer kernels, indexed by family (ORACLE_GPT2..ORACLE_O200K). Entry 0 is the scalar
- * specification; every other entry is compared with it piece for piece. When arch/ gains kernels,
- * list each here with its CPU check (usable() == 0 skips it on this machine). The API-level
- * checks (check_api) go through whatever the library dispatches to; once arch/dispatch.c can be
- * forced to a kernel, run check_api once per kernel as well.
+ * specification (one scanner call per piece); every split kernel of arch/ that this CPU can run
+ * (tkm_arch_kernels: native and SIMDe-emulated ones), and a SIMDe-emulated copy of each SIMD
+ * kernel (tests/kernel_emu_*.c, so AVX-512 is checked on CPUs without it), is compared with it
+ * piece for piece, splitting with a capacity taken from the input (resuming mid-text). The
+ * API-level checks (check_api) run twice: on handles of the default kernel and on handles opened
+ * with the scalar kernel.
  */
 typedef struct fuzz_kernel {
     const char *name;
@@ -97,6 +100,10 @@ static const fuzz_kernel kernels[] = {
     {"scalar", NULL, {NULL, tkm_pretok_next_gpt2, tkm_pretok_next_cl100k, tkm_pretok_next_o200k}},
 };
 #define N_KERNELS (sizeof kernels / sizeof kernels[0])
+
+extern const tkm_kernel tkm_kernel_avx2_emu, tkm_kernel_avx512_emu, tkm_kernel_neon_emu;
+static const tkm_kernel *split_kernels[16];
+static size_t n_split_kernels;
 
 /* ---- the current case and failure reports ---------------------------------------------------- */
 
@@ -351,6 +358,43 @@ static size_t *kernel_split(const fuzz_kernel *k, int family, const uint8_t *s, 
     return ends;
 }
 
+/* The same through a split kernel, cap pieces per call (cap varies from call to call). */
+static size_t *kernel_split_batch(const tkm_kernel *k, int family, const uint8_t *s, size_t n, size_t *count) {
+    size_t cap = 64, m = 0, pos = 0, call = 0;
+    size_t *ends = xmalloc(cap * sizeof *ends);
+    size_t buf[64];
+    while (pos < n) {
+        size_t want = 1 + (size_t)((cur.size + call * 7) % 64);
+        call++;
+        size_t got = k->split[family](s, pos, n, buf, want);
+        if (got < 1 || got > want) {
+            CHECK("pretok-split-count", 0, "%s/%s: split at %zu returned %zu pieces for a capacity of %zu", k->name,
+                  oracle_family_name(family), pos, got, want);
+            break;
+        }
+        for (size_t i = 0; i < got; i++) {
+            if (buf[i] <= pos || buf[i] > n) {
+                CHECK("pretok-range", 0, "%s/%s: piece at %zu ends at %zu (text length %zu)", k->name,
+                      oracle_family_name(family), pos, buf[i], n);
+                *count = m;
+                return ends;
+            }
+            if (m == cap) {
+                cap *= 2;
+                size_t *t = realloc(ends, cap * sizeof *ends);
+                if (!t) abort();
+                ends = t;
+            }
+            ends[m++] = buf[i];
+            pos = buf[i];
+        }
+    }
+    CHECK("pretok-split-count", k->split[family](s, n, n, buf, 8) == 0, "%s/%s: split at the end returned pieces",
+          k->name, oracle_family_name(family));
+    *count = m;
+    return ends;
+}
+
 /* First index where a and b differ (a common prefix length), or the shorter length. */
 static size_t first_diff(const size_t *a, size_t na, const size_t *b, size_t nb) {
     size_t i = 0;
@@ -383,6 +427,12 @@ static void check_pretok(const uint8_t *s, size_t n, int agrees) {
                 continue;
             }
             check_split_equal("pretok-kernel-vs-scalar", "scalar", ref, n_ref, kernels[k].name, ends, m, family);
+            free(ends);
+        }
+        for (size_t k = 0; k < n_split_kernels; k++) {
+            size_t m;
+            size_t *ends = kernel_split_batch(split_kernels[k], family, s, n, &m);
+            check_split_equal("pretok-kernel-vs-scalar", "scalar", ref, n_ref, split_kernels[k]->name, ends, m, family);
             free(ends);
         }
         if (family == cur.enc->family && agrees) {
@@ -672,7 +722,7 @@ static void check_api(const uint8_t *s, size_t n, const tkm_encoding *enc, int a
 
 /* ---- entry point -------------------------------------------------------------------------------- */
 
-static tkm_encoding *handles[6];
+static tkm_encoding *handles[6], *scalar_handles[6];
 
 static void init_once(void) {
     static int done;
@@ -685,7 +735,19 @@ static void init_once(void) {
             fprintf(stderr, "fuzz_count: tkm_encoding_open(%s): %s\n", encodings[i].name, tkm_status_string(st));
             abort();
         }
+        st = tkm_encoding_open_kernel(encodings[i].name, "scalar", &scalar_handles[i]);
+        if (st != TKM_OK) {
+            fprintf(stderr, "fuzz_count: tkm_encoding_open_kernel(%s, scalar): %s\n", encodings[i].name,
+                    tkm_status_string(st));
+            abort();
+        }
     }
+    const tkm_kernel *const *ks = tkm_arch_kernels();
+    for (size_t i = 0; ks[i]; i++)
+        if (ks[i] != &tkm_kernel_scalar && ks[i]->cpu_ok()) split_kernels[n_split_kernels++] = ks[i];
+    split_kernels[n_split_kernels++] = &tkm_kernel_avx2_emu;
+    split_kernels[n_split_kernels++] = &tkm_kernel_avx512_emu;
+    split_kernels[n_split_kernels++] = &tkm_kernel_neon_emu;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -711,5 +773,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int agrees = n <= FUZZ_ORACLE_MAX && oracle_text_agrees(s, n, NULL);
     check_pretok(s, n, agrees);
     check_api(s, n, handles[ei], agrees);
+    check_api(s, n, scalar_handles[ei], agrees);
     return 0;
 }
