@@ -162,17 +162,10 @@ static size_t bpe_count_cached(const tkm_encoding *e, const uint8_t *p, size_t l
     return m;
 }
 
-static tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w, tkm_sink *k) {
-    uint32_t r;
-    if (len == 1)
-        r = e->byte_rank[p[0]];
-    else
-        r = tkm_ranks_find(e->ranks, p, len);
-    if (r != TKM_RANK_NONE) {
-        if (k->n < k->cap) k->ids[k->n] = r;
-        k->n++;
-        return TKM_OK;
-    }
+/* A piece that is not one token: BPE. Out of line, so that emit_piece's common case (one token)
+ * inlines into the loop without this function's register pressure and stack frame. */
+static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, const uint8_t *p, size_t len,
+                                                        tkm_work *w, tkm_sink *k) {
     if (len >= 0x7FFFFFFFu) return TKM_ERR_UNSUPPORTED; /* one pre-token of 2 GiB or more */
     size_t m;
     if (!k->ids) {
@@ -189,6 +182,20 @@ static tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, size_t len
     if (m == TKM_BPE_NOMEM) return TKM_ERR_NO_MEMORY;
     k->n += m;
     return TKM_OK;
+}
+
+static inline tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w, tkm_sink *k) {
+    uint32_t r;
+    if (len == 1)
+        r = e->byte_rank[p[0]];
+    else
+        r = tkm_ranks_find(e->ranks, p, len);
+    if (r != TKM_RANK_NONE) {
+        if (k->n < k->cap) k->ids[k->n] = r;
+        k->n++;
+        return TKM_OK;
+    }
+    return emit_merged(e, p, len, w, k);
 }
 
 static int has_high_byte(const uint8_t *p, size_t n) {
