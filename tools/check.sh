@@ -9,3 +9,9 @@ BUILD=${TKM_CHECK_BUILD_DIR:-build-check}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTKM_WERROR=ON >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)"
+
+# Sanitizers: ASan+UBSan and TSan builds running a fast subset of the tests, valgrind memcheck of
+# the CLI (tools/check-sanitizers.sh; 4-7 min on 2 cores). TKM_CHECK_SANITIZERS=0 skips it.
+if [[ ${TKM_CHECK_SANITIZERS:-1} != 0 ]]; then
+  tools/check-sanitizers.sh
+fi
