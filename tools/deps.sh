@@ -10,7 +10,7 @@ declare -A GROUP=(
   [build]="cmake make gcc libc6-dev libxxhash-dev libsimde-dev libjson-c-dev"
   [test]="libcriterion-dev libpcre2-dev unicode-data libjansson-dev"
   [bench]="g++ libbenchmark-dev"
-  [cross]="gcc-aarch64-linux-gnu qemu-user"
+  [cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" # + tools/arm64-sysroot.sh
   [fuzz]="clang-14 libclang-rt-14-dev"
   [sanitize]="clang-14 libclang-rt-14-dev valgrind"
 )
