@@ -44,7 +44,9 @@ names=()
 for p in "${PKGS[@]}"; do
   [[ $p == libsimde-dev ]] && names+=("$p") || names+=("$p:arm64") # SIMDe is Architecture: all
 done
-(cd "$DIR/debs" && apt-get download -qq "${names[@]}") || {
+# (as root, apt's _apt sandbox user may not write here: download as the caller instead)
+sandbox=(); [[ $(id -u) -eq 0 ]] && sandbox=(-o APT::Sandbox::User=root)
+(cd "$DIR/debs" && apt-get "${sandbox[@]}" download -qq "${names[@]}") || {
   echo "arm64-sysroot: apt-get download failed (no arm64 package lists? run apt-get update)" >&2
   exit 1
 }
