@@ -10,6 +10,8 @@
 #   --corpus=DIR       corpus root (default: $TKM_CORPUS_DIR or <repo>/../shared/corpus)
 #   --encodings=LIST   space- or comma-separated (default: o200k_base cl100k_base)
 #   --sets=LIST        default: english code multilingual chat adversarial
+#   --also-kernels=LIST  tokmeter once more per kernel named (default: scalar; "" for none), as
+#                      extra columns; the main tokmeter column is the default kernel
 #   --tkm-runs=N       tokmeter: best of at least N passes after one warm-up pass (default 5) ...
 #   --tkm-min=S        ... and more passes until they add up to S seconds (default 2; cheap, and
 #                      a short disturbance by other work on the machine cannot spoil every pass)
@@ -37,6 +39,7 @@ CMDLINE=$(printf "%q " "$0" "$@"); CMDLINE=${CMDLINE% }
 BUILD=${TKM_BENCH_BUILD_DIR:-$ROOT/build-bench}
 CORPUS=${TKM_CORPUS_DIR:-$ROOT/../shared/corpus}
 ENCODINGS="o200k_base cl100k_base"
+ALSO_KERNELS=scalar
 SETS="english code multilingual chat adversarial"
 TKM_RUNS=5
 TKM_MIN=2
@@ -55,6 +58,7 @@ for a in "$@"; do
     --corpus=*) CORPUS=${a#*=} ;;
     --encodings=*) ENCODINGS=${a#*=}; ENCODINGS=${ENCODINGS//,/ } ;;
     --sets=*) SETS=${a#*=}; SETS=${SETS//,/ } ;;
+    --also-kernels=*) ALSO_KERNELS=${a#*=}; ALSO_KERNELS=${ALSO_KERNELS//,/ } ;;
     --tkm-runs=*) TKM_RUNS=${a#*=} ;;
     --tkm-min=*) TKM_MIN=${a#*=} ;;
     --ref-runs=*) REF_RUNS=${a#*=} ;;
@@ -106,7 +110,10 @@ echo "- date: $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 echo "- command: \`$CMDLINE\` (in $(pwd))"
 echo "- CPU: ${cpu:-unknown}, $(nproc) cores online; avx2: $(has avx2), avx512f: $(has avx512f), avx512bw: $(has avx512bw), bmi2: $(has bmi2)"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- tokmeter: git $rev, build $BUILD ($BUILD_TYPE), kernel: scalar (the only one)"
+DEFAULT_KERNEL=$("$BUILD/tokmeter" --kernels 2>/dev/null | awk '$1 == "*" { print $2 }')
+[ -n "$DEFAULT_KERNEL" ] || DEFAULT_KERNEL="default"
+echo "- tokmeter: git $rev, build $BUILD ($BUILD_TYPE), kernel: $DEFAULT_KERNEL${TOKMETER_KERNEL:+ (TOKMETER_KERNEL)}; also: ${ALSO_KERNELS:-none}"
+echo "- 'CPU MB/s': set bytes / best CPU time of a pass (excludes time waiting for a core on a busy machine)"
 echo "- tiktoken: npm tiktoken@$tkver (WASM) on node $(node --version)"
 echo "- corpus: $CORPUS"
 echo "- tokmeter: best of at least $TKM_RUNS passes (more until ${TKM_MIN}s) after a warm-up pass; tiktoken: best of up to $REF_RUNS passes after a warm-up, stopping once its passes exceed ${REF_BUDGET}s (passes actually run: column 'ref runs')"
@@ -132,8 +139,10 @@ set_files() {
 for enc in $ENCODINGS; do
   echo "## $enc"
   echo
-  echo "| set | files | MB | tokens | tokmeter MB/s | tiktoken MB/s | ratio | ref runs |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  hk=""; hs=""; empty=" |"
+  for k in $ALSO_KERNELS; do hk="$hk $k MB/s |"; hs="$hs---:|"; empty="$empty |"; done
+  echo "| set | files | MB | tokens | tokmeter MB/s | CPU MB/s |$hk tiktoken MB/s | ratio | ref runs |"
+  echo "|---|---:|---:|---:|---:|---:|$hs---:|---:|---:|"
   tot_bytes=0; tot_tokens=0; tot_tkm=0; tot_ref=0; tot_ok=1
   nadv_bytes=0; nadv_tokens=0; nadv_tkm=0; nadv_ref=0; nadv_n=0
   for set in $SETS; do
@@ -162,11 +171,22 @@ for enc in $ENCODINGS; do
     # per-file comparison
     bad=$(awk -F'\t' 'NR==FNR { if ($1=="FILE") t[$2]=$4; next }
                       $1=="FILE" && t[$2] != $4 { printf "%s tokmeter=%s tiktoken=%s\n", $2, t[$2], $4 }' "$out_t" "$out_r")
-    read -r _ bytes tok_t sec_t _ < <(grep '^TOTAL' "$out_t")
+    read -r _ bytes tok_t sec_t _ cpu_t < <(grep '^TOTAL' "$out_t")
     read -r _ bytes_r tok_r sec_r runs_r < <(grep '^TOTAL' "$out_r")
-    row=$(awk -v s="$set" -v n="${#files[@]}" -v b="$bytes" -v k="$tok_t" -v tt="$sec_t" -v tr="$sec_r" -v rr="$runs_r" 'BEGIN {
-            mt = b / tt / 1e6; mr = b / tr / 1e6;
-            printf "| %s | %d | %.2f | %d | %.1f | %.2f | %.1fx | %d |", s, n, b / 1e6, k, mt, mr, mt / mr, rr }')
+    kcols=""
+    for k in $ALSO_KERNELS; do
+      echo "compare.sh: $enc/$set: tokmeter, kernel $k ..." >&2
+      if TOKMETER_KERNEL=$k "$TKM_TIME" -n "$TKM_RUNS" -t "$TKM_MIN" "$enc" "${files[@]}" >"$out_t.$k"; then
+        read -r _ _ tok_k sec_k _ < <(grep '^TOTAL' "$out_t.$k")
+        [ "$tok_k" = "$tok_t" ] || { bad="$bad kernel $k: $tok_k tokens, default kernel $tok_t"; }
+        kcols="$kcols $(awk -v b="$bytes" -v t="$sec_k" 'BEGIN { printf "%.1f", b / t / 1e6 }') |"
+      else
+        kcols="$kcols FAILED |"; failed=1
+      fi
+    done
+    row=$(awk -v s="$set" -v n="${#files[@]}" -v b="$bytes" -v k="$tok_t" -v tt="$sec_t" -v tc="${cpu_t:-0}" -v tr="$sec_r" -v rr="$runs_r" -v kc="$kcols" 'BEGIN {
+            mt = b / tt / 1e6; mr = b / tr / 1e6; mc = (tc > 0 ? b / tc / 1e6 : 0);
+            printf "| %s | %d | %.2f | %d | %.1f | %.1f |%s %.2f | %.1fx | %d |", s, n, b / 1e6, k, mt, mc, kc, mr, mt / mr, rr }')
     if [ -n "$bad" ] || [ "$tok_t" != "$tok_r" ] || [ "$bytes" != "$bytes_r" ]; then
       mismatch=1; tot_ok=0
       echo "$row **MISMATCH: tokmeter $tok_t tokens, tiktoken $tok_r**"
@@ -192,14 +212,14 @@ for enc in $ENCODINGS; do
       "$out_r" >>"$TMP/$enc.slow"
   done
   if [ "$nadv_n" -gt 0 ] && [ "$nadv_bytes" != "$tot_bytes" ]; then
-    awk -v b="$nadv_bytes" -v k="$nadv_tokens" -v tt="$nadv_tkm" -v tr="$nadv_ref" 'BEGIN {
+    awk -v b="$nadv_bytes" -v k="$nadv_tokens" -v tt="$nadv_tkm" -v tr="$nadv_ref" -v e="$empty" 'BEGIN {
           mt = b / tt / 1e6; mr = b / tr / 1e6;
-          printf "| **all but adversarial** | | %.2f | %d | %.1f | %.2f | %.1fx | |\n", b / 1e6, k, mt, mr, mt / mr }'
+          printf "| **all but adversarial** | | %.2f | %d | %.1f |%s %.2f | %.1fx | |\n", b / 1e6, k, mt, e, mr, mt / mr }'
   fi
   if [ "$tot_bytes" -gt 0 ]; then
-    awk -v b="$tot_bytes" -v k="$tot_tokens" -v tt="$tot_tkm" -v tr="$tot_ref" -v ok="$tot_ok" 'BEGIN {
+    awk -v b="$tot_bytes" -v k="$tot_tokens" -v tt="$tot_tkm" -v tr="$tot_ref" -v ok="$tot_ok" -v e="$empty" 'BEGIN {
           mt = b / tt / 1e6; mr = b / tr / 1e6;
-          printf "| **all** | | %.2f | %d | %.1f | %.2f | %.1fx | |%s\n", b / 1e6, k, mt, mr, mt / mr, (ok ? "" : " (incomplete)") }'
+          printf "| **all** | | %.2f | %d | %.1f |%s %.2f | %.1fx | |%s\n", b / 1e6, k, mt, e, mr, mt / mr, (ok ? "" : " (incomplete)") }'
   fi
   echo
   if [ -s "$TMP/$enc.slow" ]; then
