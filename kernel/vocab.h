@@ -35,6 +35,10 @@
  *  - a 256 KiB "hot" table of the lowest ranks probed first (to stay in L2): only 12% fewer L2
  *    misses, more instructions, and slower in wall time; removed.
  *  - prefetching every piece's slot one batch ahead (kernel/count.c): no gain; removed.
+ * What did help BPE: pair2[], a direct table of the 2-byte tokens (256 KiB). A merge's first
+ * round looks up every adjacent byte pair; those few hundred distinct pairs of a text stay in L1
+ * and L2 there, where each was a miss in the 8 MiB table (bench/tkm_micro: merge of English
+ * pieces that are not one token, o200k, see the commit).
  *  - a 2^21-bit filter (256 KiB, one bit per short token's hash) in front of the table, to turn
  *    failed BPE pair lookups into an L2 hit: +3% L2 misses on English and Russian text (the
  *    filter's own lines compete for L2; failed lookups are not the dominant cost); removed.
@@ -64,6 +68,7 @@ typedef struct tkm_ranks {
     const uint64_t *fast;    /* 2 * (fast_mask + 1) words, or NULL                     */
     uint32_t fast_mask;      /* fast slot count - 1                                    */
     uint32_t fast_shift;     /* 64 - log2(fast slot count)                             */
+    const uint32_t *pair2;   /* 65536 entries: rank of the 2-byte token b0 | b1 << 8, or NONE */
 } tkm_ranks;
 
 #define TKM_FAST_MAX 12u
@@ -123,6 +128,7 @@ static inline uint32_t tkm_ranks_find_slow(const tkm_ranks *v, const uint8_t *p,
 
 /* Rank of the token with bytes p[0..n), or TKM_RANK_NONE. */
 static inline uint32_t tkm_ranks_find(const tkm_ranks *v, const uint8_t *p, size_t n) {
+    if (n == 2 && v->pair2) return v->pair2[p[0] | (uint32_t)p[1] << 8];
     if (n - 1u < TKM_FAST_MAX && v->fast) {
         uint64_t k0, k1;
         tkm_fast_key(p, n, &k0, &k1);

@@ -184,7 +184,7 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
         while (fslots < 2u * (uint64_t)n_short) fslots <<= 1, fshift--;
     }
     uint64_t fast_at = (((uint64_t)n_ranks + 1u) * 4u + slots * 4u + total + 1u + 7u) & ~(uint64_t)7u;
-    uint64_t need = fast_at + fslots * 16u;
+    uint64_t need = fast_at + fslots * 16u + 65536u * 4u; /* + pair2 */
     if (need > (uint64_t)SIZE_MAX) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
     uint8_t *block = (uint8_t *)alloc(opaque, (size_t)need);
     if (!block) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
@@ -262,6 +262,12 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
         }
     }
 
+    /* Pass 6: pair2, the 2-byte tokens by their two bytes. */
+    uint32_t *pair2 = (uint32_t *)(void *)(block + fast_at + fslots * 16u);
+    for (uint32_t i = 0; i < 65536u; i++) pair2[i] = TKM_RANK_NONE;
+    for (uint32_t r = 0; r < n_ranks; r++)
+        if (offsets[r + 1] - offsets[r] == 2) pair2[bytes[offsets[r]] | (uint32_t)bytes[offsets[r] + 1] << 8] = r;
+    out->pair2 = pair2;
     out->fast = fast;
     out->fast_mask = fslots ? (uint32_t)(fslots - 1u) : 0;
     out->fast_shift = fshift;

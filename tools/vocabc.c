@@ -237,15 +237,18 @@ static void emit_ranks(const char *name, const char *tiktoken_path, const tkm_ra
         snprintf(arr, sizeof arr, "tkm_fast_%s", name);
         put_words(f, arr, v->fast, 2u * ((size_t)v->fast_mask + 1u), 8);
     }
+    snprintf(arr, sizeof arr, "tkm_pair2_%s", name);
+    put_words(f, arr, v->pair2, 65536u, 4);
     fprintf(f, "const tkm_ranks tkm_ranks_%s = {\n", name);
     fprintf(f, "    tkm_bytes_%s, tkm_offsets_%s.u, tkm_slots_%s.u,\n", name, name, name);
     fprintf(f, "    %luu, %luu, %luu, %luu,\n    {", (unsigned long)v->n_ranks, (unsigned long)v->n_tokens,
             (unsigned long)v->mask, (unsigned long)v->max_len);
     for (int i = 0; i < 32; i++) fprintf(f, "0x%02x%s", v->sha256[i], i == 31 ? "},\n" : i % 16 == 15 ? ",\n     " : ", ");
     if (v->fast)
-        fprintf(f, "    tkm_fast_%s.u, %luu, %luu\n", name, (unsigned long)v->fast_mask, (unsigned long)v->fast_shift);
+        fprintf(f, "    tkm_fast_%s.u, %luu, %luu, tkm_pair2_%s.u\n", name, (unsigned long)v->fast_mask,
+                (unsigned long)v->fast_shift, name);
     else
-        fprintf(f, "    NULL, 0u, 64u\n");
+        fprintf(f, "    NULL, 0u, 64u, tkm_pair2_%s.u\n", name);
     fprintf(f, "};\n");
     out_close(&o);
 }
