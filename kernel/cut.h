@@ -9,13 +9,17 @@
 
 #include "encoding.h"
 
-/* Is p a safe cut of s[0..n)? Needs 2 <= p and p + 4 <= n. The answer depends only on the bytes
- * s[p-4..p+4) (fewer to the left when p < 4), so a cut found in a prefix of a text stays a cut of
- * the text, whatever follows the prefix. */
-int tkm_cut_is_safe(const uint8_t *s, size_t p, size_t n);
+/* Which cut rules (cut.c) apply: none; A and B only; all. */
+enum { TKM_CUT_NONE = 0, TKM_CUT_SPACE_NEWLINE = 1, TKM_CUT_ALL = 2 };
 
-/* May texts counted under flags be cut at all? Not in allow/reject special-token modes when one of
- * the encoding's special tokens contains ' ' or '\n' (a cut could fall inside it). */
+/* Is p a safe cut of s[0..n) under the rules of `level` (from tkm_cut_allowed)? Needs 2 <= p and
+ * p + 4 <= n. The answer depends only on the bytes s[p-4..p+4) (fewer to the left when p < 4), so
+ * a cut found in a prefix of a text stays a cut of the text, whatever follows the prefix. */
+int tkm_cut_is_safe(const uint8_t *s, size_t p, size_t n, int level);
+
+/* Which rules may cut texts counted under flags: all when special-token text is ordinary text;
+ * A and B only in allow/reject modes (special tokens hold letters next to punctuation); none
+ * when one of the encoding's special tokens contains ' ' or '\n' (a cut could fall inside it). */
 int tkm_cut_allowed(const tkm_encoding *e, uint32_t flags);
 
 #endif

@@ -90,7 +90,8 @@ static void *segment_thread(void *arg) {
 }
 
 /* Piece starts (starts[0] = 0) for up to `want` pieces of s[0..n); returns how many. */
-static size_t plan_cuts(const uint8_t *s, size_t n, unsigned want, size_t min_seg, size_t window, size_t *starts) {
+static size_t plan_cuts(const uint8_t *s, size_t n, unsigned want, size_t min_seg, size_t window, size_t *starts,
+                        int level) {
     size_t k = 1, prev = 0;
     starts[0] = 0;
     if (n < 6) return 1;
@@ -102,7 +103,7 @@ static size_t plan_cuts(const uint8_t *s, size_t n, unsigned want, size_t min_se
         if (lo > n - 4) break;
         size_t hi = window < n - 4 - lo ? lo + window : n - 4;
         size_t p = lo;
-        while (p <= hi && !tkm_cut_is_safe(s, p, n)) p++;
+        while (p <= hi && !tkm_cut_is_safe(s, p, n, level)) p++;
         if (p > hi) continue; /* no safe point near this boundary: one piece fewer */
         if (n - p < min_seg) break;
         starts[k++] = p;
@@ -133,11 +134,12 @@ tkm_status tkm_count_parallel_tuned(const tkm_encoding *enc, const void *text, s
     size_t *starts = NULL, k = 1;
     tkm_work mem; /* only for its allocator pair */
     tkm_work_init(&mem, opt);
-    if (want > 1 && tkm_cut_allowed(enc, flags)) {
+    int level = tkm_cut_allowed(enc, flags);
+    if (want > 1 && level != TKM_CUT_NONE) {
         jobs = (seg_job *)mem.bpe.alloc(mem.bpe.opaque, want * (sizeof(seg_job) + sizeof(size_t)));
         if (jobs) {
             starts = (size_t *)(void *)(jobs + want);
-            k = plan_cuts((const uint8_t *)text, len, want, min_segment, search_window, starts);
+            k = plan_cuts((const uint8_t *)text, len, want, min_segment, search_window, starts, level);
         }
     }
     if (k <= 1) {
@@ -209,11 +211,12 @@ TKM_API tkm_status tkm_find_cut(const tkm_encoding *enc, const void *text, size_
     uint32_t flags;
     if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
     *cut = 0;
-    if (len < 6 || !tkm_cut_allowed(enc, flags)) return TKM_OK;
+    int level = tkm_cut_allowed(enc, flags);
+    if (len < 6 || level == TKM_CUT_NONE) return TKM_OK;
     const uint8_t *s = (const uint8_t *)text;
     size_t lo = from < 2 ? 2 : from;
     for (size_t p = len - 4; p >= lo; p--)
-        if (tkm_cut_is_safe(s, p, len)) {
+        if (tkm_cut_is_safe(s, p, len, level)) {
             *cut = p;
             break;
         }

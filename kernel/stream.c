@@ -87,7 +87,7 @@ TKM_API tkm_status tkm_stream_feed(tkm_stream *s, const void *chunk, size_t len,
     s->len += len;
     if (s->can_cut && s->len >= 6) {
         size_t lo = s->scanned > 2 ? s->scanned : 2, p = s->len - 4;
-        while (p >= lo && !tkm_cut_is_safe(s->buf, p, s->len)) p--;
+        while (p >= lo && !tkm_cut_is_safe(s->buf, p, s->len, s->can_cut)) p--;
         if (p >= lo) {
             tkm_status st = run_part(s, p);
             if (st != TKM_OK) return st;

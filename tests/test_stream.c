@@ -157,3 +157,48 @@ Test(stream, special_tokens_across_chunks) {
     cr_assert_eq(r.error_offset, 3);
     tkm_encoding_free(e);
 }
+
+/* Rule C of kernel/cut.c (letter or digit, then punctuation): text without spaces or line breaks,
+ * such as minified JSON, is cut too, so the stream's final count keeps up with the input; and the
+ * counts stay exact, in every special-token mode (where rule C is off: specials have letters
+ * next to '|'). */
+Test(stream, minified_json_is_cut_and_exact) {
+    const char *unit = "{\"key\":\"value\",\"n\":123,\"s\":\"it's\",\"t\":[1,2,\"x\"]},";
+    size_t ul = strlen(unit), n = 0, cap = 1 << 20;
+    char *s = malloc(cap);
+    cr_assert_not_null(s);
+    while (n + ul <= cap) {
+        memcpy(s + n, unit, ul);
+        n += ul;
+    }
+    for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++) {
+        tkm_encoding *e = NULL;
+        cr_assert_eq(tkm_encoding_open(encs[i], &e), TKM_OK);
+        size_t want;
+        cr_assert_eq(tkm_count(e, s, n, &want), TKM_OK);
+        tkm_stream *st = NULL;
+        cr_assert_eq(tkm_stream_open(e, NULL, &st), TKM_OK);
+        size_t fin = 0;
+        for (size_t pos = 0; pos < n; pos += 4096) {
+            size_t c = n - pos < 4096 ? n - pos : 4096;
+            cr_assert_eq(tkm_stream_feed(st, s + pos, c, &fin), TKM_OK);
+        }
+        /* everything but the last few bytes is final: the stream did not have to buffer the text */
+        cr_assert_geq(fin + 64, want, "%s: only %zu of %zu tokens final after the whole input", encs[i], fin, want);
+        tkm_result r = {sizeof r, 0, 0, 0};
+        cr_assert_eq(tkm_stream_finish(st, &r), TKM_OK);
+        cr_assert_eq(r.tokens, want, "%s: stream %zu vs one-shot %zu", encs[i], r.tokens, want);
+        tkm_stream_free(st);
+        tkm_encoding_free(e);
+    }
+    free(s);
+    /* letters and digits next to punctuation and special-token text, in every mode */
+    tkm_encoding *e = NULL;
+    cr_assert_eq(tkm_encoding_open("o200k_harmony", &e), TKM_OK);
+    const char *t = "a<|start|>user<|message|>x,y;z9<|end|>q'sP'LL\"k\":1,<|channel|>final{b}<|return|>z";
+    static const size_t chunks[] = {1, 2, 3, 7, 0};
+    check_text(e, "allow", t, strlen(t), chunks, 5, TKM_SPECIAL_ALLOW);
+    check_text(e, "reject", t, strlen(t), chunks, 5, TKM_SPECIAL_REJECT);
+    check_text(e, "ordinary", t, strlen(t), chunks, 5, 0);
+    tkm_encoding_free(e);
+}
