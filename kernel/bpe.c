@@ -52,10 +52,17 @@ static size_t bpe_small(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t
     return m;
 }
 
+/* A d-ary min-heap of 64-bit keys (rank << 32 | start: distinct, so the order is total and the
+ * result does not depend on the heap's shape). D = 8: the 8 children of a node are 64 bytes, so a
+ * sift-down touches about one cache line per level, and there are a third as many levels as in a
+ * binary heap; on one multi-megabyte piece (millions of entries, far beyond the caches) that is
+ * what the merge waits for. */
+#define HEAP_D 8
+
 static void heap_push(uint64_t *h, size_t *len, uint64_t key) {
     size_t i = (*len)++;
     while (i > 0) {
-        size_t up = (i - 1) / 2;
+        size_t up = (i - 1) / HEAP_D;
         if (h[up] <= key) break;
         h[i] = h[up];
         i = up;
@@ -66,12 +73,14 @@ static void heap_push(uint64_t *h, size_t *len, uint64_t key) {
 static void heap_sift_down(uint64_t *h, size_t len, size_t i) {
     uint64_t key = h[i];
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = HEAP_D * i + 1;
         if (c >= len) break;
-        if (c + 1 < len && h[c + 1] < h[c]) c++;
-        if (key <= h[c]) break;
-        h[i] = h[c];
-        i = c;
+        size_t end = c + HEAP_D < len ? c + HEAP_D : len, m = c;
+        for (size_t j = c + 1; j < end; j++)
+            if (h[j] < h[m]) m = j;
+        if (key <= h[m]) break;
+        h[i] = h[m];
+        i = m;
     }
     h[i] = key;
 }
@@ -103,7 +112,8 @@ static size_t bpe_heap(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t 
         pr[i] = (i + 1 < n) ? pair_rank(v, p, i, i + 2) : TKM_RANK_NONE;
         if (pr[i] != TKM_RANK_NONE) heap[hlen++] = ((uint64_t)pr[i] << 32) | i;
     }
-    for (size_t i = hlen / 2; i-- > 0;) heap_sift_down(heap, hlen, i);
+    for (size_t i = hlen / HEAP_D + 1; i-- > 0;)
+        if (i < hlen) heap_sift_down(heap, hlen, i);
 
     while (hlen) {
         uint64_t top = heap[0];
