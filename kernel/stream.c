@@ -44,12 +44,16 @@ TKM_API tkm_status tkm_stream_open(const tkm_encoding *enc, const tkm_options *o
     if (st != TKM_OK) return st;
     uint32_t flags;
     if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
-    tkm_stream *s = (tkm_stream *)calloc(1, sizeof *s);
+    /* the stream itself comes from the caller's allocator too, like all of its memory */
+    tkm_work w;
+    tkm_work_init(&w, opt);
+    tkm_stream *s = (tkm_stream *)w.bpe.alloc(w.bpe.opaque, sizeof *s);
     if (!s) return TKM_ERR_NO_MEMORY;
+    memset(s, 0, sizeof *s);
     s->enc = enc;
     s->flags = flags;
     s->can_cut = tkm_cut_allowed(enc, flags);
-    tkm_work_init(&s->w, opt);
+    s->w = w;
     *out = s;
     return TKM_OK;
 }
@@ -119,5 +123,7 @@ TKM_API void tkm_stream_free(tkm_stream *s) {
     if (!s) return;
     if (s->buf) s->w.bpe.dealloc(s->w.bpe.opaque, s->buf);
     tkm_work_release(&s->w);
-    free(s);
+    void (*dealloc)(void *, void *) = s->w.bpe.dealloc;
+    void *opaque = s->w.bpe.opaque;
+    dealloc(opaque, s);
 }
