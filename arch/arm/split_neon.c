@@ -16,25 +16,12 @@
 #include <simde/arm/neon.h>
 
 #include "../arch.h"
-#ifdef TKM_EMULATED_COPY
-#undef TKM_ARCH_NATIVE
-#endif
+#define TKM_KISA neon
+#include "../generic/kernel_names.h"
 #include "../generic/split_types.h"
 
 #if defined(TKM_ARCH_NATIVE) && !defined(SIMDE_ARM_NEON_A64V8_NATIVE)
 #error "split_neon.c must be compiled for aarch64 to run natively"
-#endif
-
-/* TKM_EMULATED_COPY: a second, SIMDe-emulated copy under other names, built for the tests
- * (tests/test_kernels.c) so that this kernel's logic is proven on CPUs that cannot run it. */
-#ifdef TKM_EMULATED_COPY
-#define TKM_KNAME(x) x##_neon_emu
-#define TKM_KOBJ tkm_kernel_neon_emu
-#define TKM_KLABEL "neon-emulated"
-#else
-#define TKM_KNAME(x) x##_neon
-#define TKM_KOBJ tkm_kernel_neon
-#define TKM_KLABEL "neon"
 #endif
 
 static inline uint64_t tkm_neon_mask64(simde_uint8x16_t a, simde_uint8x16_t b, simde_uint8x16_t c,
@@ -79,12 +66,4 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
 
 static int TKM_KNAME(cpu_ok)(void) { return 1; /* baseline on aarch64; SIMDe elsewhere */ }
 
-const tkm_kernel TKM_KOBJ = {
-    TKM_KLABEL,
-#if defined(TKM_ARCH_NATIVE)
-    1,
-#else
-    0,
-#endif
-    TKM_KNAME(cpu_ok),
-    {NULL, TKM_KNAME(split_gpt2), TKM_KNAME(split_cl100k), TKM_KNAME(split_o200k)}};
+TKM_DEFINE_KERNEL();

@@ -15,25 +15,12 @@
 #include <simde/x86/avx2.h>
 
 #include "../arch.h"
-#ifdef TKM_EMULATED_COPY
-#undef TKM_ARCH_NATIVE
-#endif
+#define TKM_KISA avx2
+#include "../generic/kernel_names.h"
 #include "../generic/split_types.h"
 
 #if defined(TKM_ARCH_NATIVE) && !defined(SIMDE_X86_AVX2_NATIVE)
 #error "split_avx2.c must be compiled with -mavx2 to run natively"
-#endif
-
-/* TKM_EMULATED_COPY: a second, SIMDe-emulated copy under other names, built for the tests
- * (tests/test_kernels.c) so that this kernel's logic is proven on CPUs that cannot run it. */
-#ifdef TKM_EMULATED_COPY
-#define TKM_KNAME(x) x##_avx2_emu
-#define TKM_KOBJ tkm_kernel_avx2_emu
-#define TKM_KLABEL "avx2-emulated"
-#else
-#define TKM_KNAME(x) x##_avx2
-#define TKM_KOBJ tkm_kernel_avx2
-#define TKM_KLABEL "avx2"
 #endif
 
 static inline simde__m256i tkm_range256(simde__m256i x, uint8_t lo, uint8_t hi) {
@@ -72,12 +59,4 @@ static int TKM_KNAME(cpu_ok)(void) {
 #endif
 }
 
-const tkm_kernel TKM_KOBJ = {
-    TKM_KLABEL,
-#if defined(TKM_ARCH_NATIVE)
-    1,
-#else
-    0,
-#endif
-    TKM_KNAME(cpu_ok),
-    {NULL, TKM_KNAME(split_gpt2), TKM_KNAME(split_cl100k), TKM_KNAME(split_o200k)}};
+TKM_DEFINE_KERNEL();

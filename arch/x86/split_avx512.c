@@ -15,27 +15,14 @@
 #include <simde/x86/avx512.h>
 
 #include "../arch.h"
-#ifdef TKM_EMULATED_COPY
-#undef TKM_ARCH_NATIVE
-#endif
+#define TKM_KISA avx512
+#include "../generic/kernel_names.h"
 
 #if defined(TKM_ARCH_NATIVE) && !defined(SIMDE_X86_AVX512BW_NATIVE)
 #error "split_avx512.c must be compiled with -mavx512f -mavx512bw to run natively"
 #endif
 
 #include "../generic/split_types.h"
-
-/* TKM_EMULATED_COPY: a second, SIMDe-emulated copy under other names, built for the tests
- * (tests/test_kernels.c) so that this kernel's logic is proven on CPUs that cannot run it. */
-#ifdef TKM_EMULATED_COPY
-#define TKM_KNAME(x) x##_avx512_emu
-#define TKM_KOBJ tkm_kernel_avx512_emu
-#define TKM_KLABEL "avx512-emulated"
-#else
-#define TKM_KNAME(x) x##_avx512
-#define TKM_KOBJ tkm_kernel_avx512
-#define TKM_KLABEL "avx512"
-#endif
 
 static inline simde__mmask64 tkm_range512(simde__m512i x, uint8_t lo, uint8_t hi) {
     return simde_mm512_cmple_epu8_mask(simde_mm512_sub_epi8(x, simde_mm512_set1_epi8((char)lo)),
@@ -68,12 +55,4 @@ static int TKM_KNAME(cpu_ok)(void) {
 #endif
 }
 
-const tkm_kernel TKM_KOBJ = {
-    TKM_KLABEL,
-#if defined(TKM_ARCH_NATIVE)
-    1,
-#else
-    0,
-#endif
-    TKM_KNAME(cpu_ok),
-    {NULL, TKM_KNAME(split_gpt2), TKM_KNAME(split_cl100k), TKM_KNAME(split_o200k)}};
+TKM_DEFINE_KERNEL();
