@@ -331,18 +331,24 @@ tkm_status tkm_check_options(const tkm_options *opt, uint32_t *flags) {
     return TKM_OK;
 }
 
-static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
-                             const tkm_options *opt, tkm_result *result, tkm_sink *sink_out) {
+tkm_status tkm_check_count_args(const tkm_encoding *enc, const void *text, size_t len, const tkm_options *opt,
+                                tkm_result *result, uint32_t *flags) {
     tkm_status st = tkm_check_handle(enc);
     if (st != TKM_OK) return st;
     if (!result || result->struct_size < sizeof(tkm_result)) return TKM_ERR_INVALID_ARGUMENT;
     if (!text && len) return TKM_ERR_INVALID_ARGUMENT;
-    uint32_t flags;
-    if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
+    if ((st = tkm_check_options(opt, flags)) != TKM_OK) return st;
     result->tokens = 0;
     result->bytes = 0;
     result->error_offset = 0;
-    if (len == 0) return TKM_OK;
+    return TKM_OK;
+}
+
+static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
+                             const tkm_options *opt, tkm_result *result, tkm_sink *sink_out) {
+    uint32_t flags;
+    tkm_status st = tkm_check_count_args(enc, text, len, opt, result, &flags);
+    if (st != TKM_OK || len == 0) return st;
     tkm_work w;
     tkm_work_init(&w, opt);
     tkm_sink k = TKM_SINK_INIT(NULL, 0, text);

@@ -92,5 +92,9 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
 /* Validation shared by the entry points. */
 tkm_status tkm_check_handle(const tkm_encoding *e);
 tkm_status tkm_check_options(const tkm_options *opt, uint32_t *flags);
+/* The checks of a counting call (handle, result, text, options) in their order; on TKM_OK the
+ * result is zeroed and *flags set. */
+tkm_status tkm_check_count_args(const tkm_encoding *enc, const void *text, size_t len, const tkm_options *opt,
+                                tkm_result *result, uint32_t *flags);
 
 #endif

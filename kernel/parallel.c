@@ -116,16 +116,9 @@ tkm_status tkm_count_parallel_tuned(const tkm_encoding *enc, const void *text, s
                                     const tkm_options *opt, tkm_result *result, size_t min_segment,
                                     size_t search_window, size_t *n_pieces) {
     if (n_pieces) *n_pieces = 0;
-    tkm_status st = tkm_check_handle(enc);
-    if (st != TKM_OK) return st;
-    if (!result || result->struct_size < sizeof(tkm_result)) return TKM_ERR_INVALID_ARGUMENT;
-    if (!text && len) return TKM_ERR_INVALID_ARGUMENT;
     uint32_t flags;
-    if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
-    result->tokens = 0;
-    result->bytes = 0;
-    result->error_offset = 0;
-    if (len == 0) return TKM_OK;
+    tkm_status st = tkm_check_count_args(enc, text, len, opt, result, &flags);
+    if (st != TKM_OK || len == 0) return st;
     if (min_segment == 0) min_segment = 1;
 
     unsigned want = resolve_threads(n_threads);
