@@ -137,13 +137,8 @@ TKM_API tkm_status tkm_model_encoding_name(const char *model, const char **name)
 }
 
 /* ---- handles ------------------------------------------------------------------------------- */
-static tkm_pretok_fn pretok_for(tkm_pattern p) {
-    switch (p) {
-    case TKM_PATTERN_GPT2: return tkm_pretok_next_gpt2;
-    case TKM_PATTERN_CL100K: return tkm_pretok_next_cl100k;
-    case TKM_PATTERN_O200K: return tkm_pretok_next_o200k;
-    }
-    return NULL;
+static int pattern_known(tkm_pattern p) {
+    return p == TKM_PATTERN_GPT2 || p == TKM_PATTERN_CL100K || p == TKM_PATTERN_O200K;
 }
 
 /* Fill the derived fields; 0 if the vocabulary lacks a single byte (BPE could not finish). */
@@ -174,7 +169,6 @@ static tkm_status open_builtin(const char *name, const char *kernel, tkm_encodin
     if (!e) return TKM_ERR_NO_MEMORY;
     e->name = b->name;
     e->pattern = b->pattern;
-    e->next = pretok_for(b->pattern);
     if (!tkm_arch_select((int)b->pattern, kernel, &e->split, &e->kernel)) {
         free(e);
         return TKM_ERR_UNSUPPORTED;
@@ -254,7 +248,7 @@ TKM_API tkm_status tkm_encoding_load_tiktoken(const void *data, size_t len, tkm_
                                               const char *name, tkm_encoding **out) {
     if (!out) return TKM_ERR_INVALID_ARGUMENT;
     *out = NULL;
-    if ((!data && len) || (!specials && n_specials) || !pretok_for(pattern) || n_specials > 0x100000)
+    if ((!data && len) || (!specials && n_specials) || !pattern_known(pattern) || n_specials > 0x100000)
         return TKM_ERR_INVALID_ARGUMENT;
     for (size_t i = 0; i < n_specials; i++)
         /* id UINT32_MAX: no uint32_t n_vocab covers it (ids are in [0, n_vocab)) */
@@ -272,7 +266,6 @@ TKM_API tkm_status tkm_encoding_load_tiktoken(const void *data, size_t len, tkm_
     }
     e->ranks = &e->own_ranks;
     e->pattern = pattern;
-    e->next = pretok_for(pattern);
     if (!tkm_arch_select((int)pattern, NULL, &e->split, &e->kernel)) {
         tkm_ranks_destroy(&e->own_ranks, tkm_default_free, NULL);
         free(e);

@@ -25,8 +25,7 @@ typedef struct tkm_builtin {
 struct tkm_encoding {
     uint32_t magic;
     tkm_pattern pattern;
-    tkm_pretok_fn next;     /* the pre-tokenizer, chosen once at open */
-    tkm_split_fn split;     /* the same pieces, many per call, from the kernel chosen at open */
+    tkm_split_fn split;     /* the pre-tokenizer: pieces, many per call, from the kernel chosen at open */
     const char *kernel;     /* that kernel's name (static) */
     const char *name;
     const tkm_ranks *ranks;
