@@ -4,7 +4,7 @@
 #   include(${TKM_ROOT}/cmake/vocab.cmake)
 #   tkm_vocab_sources(TKM_VOCAB_SOURCES)   # -> list of generated .c files (10)
 #
-# Builds the host tool vocabc (tools/vocabc.c + kernel/vocab_build.c + kernel/sha256.c) and adds
+# Builds the host tool vocabc (tools/vocabc.c + kernel/vocab_build.c + kernel/bpe.c + kernel/sha256.c) and adds
 # custom commands that turn vocab/<name>.tiktoken into gen/vocab_<name>.c (const tkm_ranks
 # tkm_ranks_<name>) and vocab/<enc>.specials into gen/specials_<enc>.c (const tkm_specials
 # tkm_specials_<enc>). A .tiktoken whose sha256 differs from tiktoken's expected hash fails the
@@ -42,7 +42,8 @@ set(_TKM_VOCAB_SPECIALS
     "o200k_harmony|o200k_base|201088")
 
 function(_tkm_vocab_host_tool out_cmd out_dep)
-    set(_srcs ${TKM_ROOT}/tools/vocabc.c ${TKM_ROOT}/kernel/vocab_build.c ${TKM_ROOT}/kernel/sha256.c)
+    set(_srcs ${TKM_ROOT}/tools/vocabc.c ${TKM_ROOT}/kernel/vocab_build.c ${TKM_ROOT}/kernel/bpe.c
+              ${TKM_ROOT}/kernel/sha256.c)
     if(NOT CMAKE_CROSSCOMPILING)
         if(NOT TARGET tkm_vocabc)
             add_executable(tkm_vocabc ${_srcs})

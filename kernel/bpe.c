@@ -4,31 +4,46 @@
  * Design notes.
  * - tiktoken's byte_pair_merge rescans all pairs after every merge: O(n^2) on one long piece
  *   (1 MB of one letter is a single piece under every pattern). We keep its exact semantics -
- *   lowest rank first, ties to the leftmost pair - with a binary min-heap of 64-bit keys
+ *   lowest rank first, ties to the leftmost pair - with a min-heap of 64-bit keys
  *   (rank << 32 | start) over a doubly linked list of parts. Stale heap entries are dropped
  *   lazily: an entry (r, i) is live iff part i still exists and its current pair rank is r. That
  *   is sound because the bytes of part i's pair only ever grow, and a rank names one byte string,
  *   so a pair never returns to an earlier rank.
  * - Pieces up to SMALL bytes (nearly all of them in real text) use the direct array algorithm on
  *   the stack: for short pieces it beats the heap (no allocation, a handful of cache lines).
- * - A pair longer than the longest token cannot be a token: skip the hash lookup, which also
- *   bounds every lookup's cost independently of the piece length.
- * Memory for a long piece: 12 bytes per byte of piece for the lists plus up to 24 for the heap
+ * - Two ways to find a pair's rank, with identical results:
+ *   bytes: look up the concatenated bytes of the two parts (the reference; tiktoken does this).
+ *   ids:   look the pair of token ids up in v->pairs, which holds only each token's canonical
+ *          split (the last merge of BPE on the token's own bytes, see vocab.h). Why that is exact:
+ *          whenever BPE merges parts a and b into t, the merges inside t's span are exactly the
+ *          merges of BPE run on t's bytes alone (nothing outside touched a part inside the span,
+ *          and inside pairs were taken in the same rank order), so (a, b) is t's canonical split.
+ *          A pair that is not a canonical split is therefore never the one merged, and leaving it
+ *          out of the table cannot change which pair is the lowest (or leftmost lowest).
+ *   The id path keys by two integers instead of up to max_len bytes, so a lookup is one probe
+ *   of a 4 MiB table of 8-byte slots (o200k) instead of a 16-byte-slot probe into 8 MiB, or three
+ *   dependent misses for pairs longer than 12 bytes; and the parts' ids are the output, with no
+ *   final lookup. The bytes path stays: it builds the split table (tkm_bpe_split) and is what a
+ *   vocabulary without a pair table uses; tests/test_bpe.c checks that both agree.
+ * Memory for a long piece: 16 bytes per byte of piece for the lists plus up to 24 for the heap
  * (each merge pushes at most two entries).
  */
 #include "bpe.h"
 
 #include <stdlib.h>
 
-#define SMALL 64
+#define SMALL TKM_BPE_BATCH_MAX
 #define DEAD 0xFFFFFFFEu
 
 static inline uint32_t pair_rank(const tkm_ranks *v, const uint8_t *p, size_t a, size_t b) {
     return (b - a > v->max_len) ? TKM_RANK_NONE : tkm_ranks_find(v, p + a, b - a);
 }
 
-/* Direct algorithm for short pieces: parts start at st[0..m), st[m] = n. */
-static size_t bpe_small(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out) {
+/* ---- bytes path (reference) ---------------------------------------------------------------- */
+
+/* Direct algorithm for short pieces: parts start at st[0..m), st[m] = n. *last (if not NULL) gets
+ * the start of the right part of the last merge. */
+static size_t bpe_small_bytes(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, size_t *last) {
     uint32_t st[SMALL + 1], rk[SMALL];
     size_t m = n;
     for (size_t i = 0; i <= n; i++) st[i] = (uint32_t)i;
@@ -40,6 +55,7 @@ static size_t bpe_small(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t
         for (size_t i = 0; i + 1 < m; i++)
             if (rk[i] < best) best = rk[i], bi = i;
         if (best == TKM_RANK_NONE) break;
+        if (last) *last = st[bi + 1];
         /* merge part bi with bi+1 */
         for (size_t k = bi + 1; k < m; k++) st[k] = st[k + 1];
         for (size_t k = bi + 1; k + 1 < m; k++) rk[k] = rk[k + 1];
@@ -85,6 +101,11 @@ static void heap_sift_down(uint64_t *h, size_t len, size_t i) {
     h[i] = key;
 }
 
+static void heapify(uint64_t *h, size_t len) {
+    for (size_t i = len / HEAP_D + 1; i-- > 0;)
+        if (i < len) heap_sift_down(h, len, i);
+}
+
 static void *work_get(tkm_bpe_work *w, size_t size) {
     if (w->cap >= size) return w->buf;
     if (w->buf) w->dealloc(w->opaque, w->buf);
@@ -93,13 +114,18 @@ static void *work_get(tkm_bpe_work *w, size_t size) {
     return w->buf;
 }
 
-static size_t bpe_heap(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
+/* Scratch for the heap algorithms: the heap (3n keys) and four arrays of n + 1 words. */
+static uint8_t *heap_work(tkm_bpe_work *w, size_t n) {
+    return (uint8_t *)work_get(w, 3 * n * sizeof(uint64_t) + 4 * (n + 1) * sizeof(uint32_t));
+}
+
+static size_t bpe_heap_bytes(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, size_t *last,
+                             tkm_bpe_work *w) {
     if (n >= 0x7FFFFFFFu) return TKM_BPE_NOMEM; /* positions are 32-bit; callers cap pieces */
-    size_t heap_cap = 3 * n;
-    uint8_t *mem = (uint8_t *)work_get(w, heap_cap * sizeof(uint64_t) + 3 * (n + 1) * sizeof(uint32_t));
+    uint8_t *mem = heap_work(w, n);
     if (!mem) return TKM_BPE_NOMEM;
     uint64_t *heap = (uint64_t *)mem;
-    uint32_t *nxt = (uint32_t *)(heap + heap_cap);
+    uint32_t *nxt = (uint32_t *)(heap + 3 * n);
     uint32_t *prv = nxt + (n + 1);
     uint32_t *pr = prv + (n + 1);
     size_t hlen = 0, parts = n;
@@ -112,8 +138,7 @@ static size_t bpe_heap(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t 
         pr[i] = (i + 1 < n) ? pair_rank(v, p, i, i + 2) : TKM_RANK_NONE;
         if (pr[i] != TKM_RANK_NONE) heap[hlen++] = ((uint64_t)pr[i] << 32) | i;
     }
-    for (size_t i = hlen / HEAP_D + 1; i-- > 0;)
-        if (i < hlen) heap_sift_down(heap, hlen, i);
+    heapify(heap, hlen);
 
     while (hlen) {
         uint64_t top = heap[0];
@@ -122,6 +147,7 @@ static size_t bpe_heap(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t 
         uint32_t r = (uint32_t)(top >> 32), i = (uint32_t)top;
         if (pr[i] != r) continue; /* stale */
         uint32_t j = nxt[i], k = nxt[j];
+        if (last) *last = j;
         nxt[i] = k;
         if (k < n) prv[k] = i;
         pr[j] = DEAD;
@@ -141,9 +167,145 @@ static size_t bpe_heap(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t 
     return parts;
 }
 
+/* ---- id path ------------------------------------------------------------------------------- */
+
+static size_t bpe_small_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out) {
+    uint32_t id[SMALL], rk[SMALL];
+    size_t m = n;
+    for (size_t i = 0; i < n; i++) id[i] = v->byte_ids[p[i]];
+    for (size_t i = 0; i + 1 < n; i++) rk[i] = v->pair2[p[i] | (uint32_t)p[i + 1] << 8];
+    rk[n - 1] = TKM_RANK_NONE;
+    while (m > 1) {
+        uint32_t best = TKM_RANK_NONE;
+        size_t bi = 0;
+        for (size_t i = 0; i + 1 < m; i++)
+            if (rk[i] < best) best = rk[i], bi = i;
+        if (best == TKM_RANK_NONE) break;
+        id[bi] = best; /* a pair's rank is the id of the merged token */
+        for (size_t k = bi + 1; k + 1 < m; k++) id[k] = id[k + 1], rk[k] = rk[k + 1];
+        m--;
+        rk[bi] = (bi + 1 < m) ? tkm_pair_find(v, id[bi], id[bi + 1]) : TKM_RANK_NONE;
+        if (bi > 0) rk[bi - 1] = tkm_pair_find(v, id[bi - 1], id[bi]);
+    }
+    if (out)
+        for (size_t i = 0; i < m; i++) out[i] = id[i];
+    return m;
+}
+
+static size_t bpe_heap_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
+    if (n >= 0x7FFFFFFFu) return TKM_BPE_NOMEM; /* positions are 32-bit; callers cap pieces */
+    uint8_t *mem = heap_work(w, n);
+    if (!mem) return TKM_BPE_NOMEM;
+    uint64_t *heap = (uint64_t *)mem;
+    uint32_t *nxt = (uint32_t *)(heap + 3 * n);
+    uint32_t *prv = nxt + (n + 1);
+    uint32_t *pr = prv + (n + 1);
+    uint32_t *id = pr + (n + 1);
+    size_t hlen = 0, parts = n;
+
+    for (size_t i = 0; i < n; i++) {
+        nxt[i] = (uint32_t)(i + 1);
+        prv[i] = (uint32_t)(i - 1); /* wraps to 0xFFFFFFFF for i = 0: "none" */
+        id[i] = v->byte_ids[p[i]];
+    }
+    for (size_t i = 0; i < n; i++) {
+        pr[i] = (i + 1 < n) ? v->pair2[p[i] | (uint32_t)p[i + 1] << 8] : TKM_RANK_NONE;
+        if (pr[i] != TKM_RANK_NONE) heap[hlen++] = ((uint64_t)pr[i] << 32) | i;
+    }
+    heapify(heap, hlen);
+
+    while (hlen) {
+        uint64_t top = heap[0];
+        heap[0] = heap[--hlen];
+        if (hlen) heap_sift_down(heap, hlen, 0);
+        uint32_t r = (uint32_t)(top >> 32), i = (uint32_t)top;
+        if (pr[i] != r) continue; /* stale */
+        uint32_t j = nxt[i], k = nxt[j];
+        id[i] = r;
+        nxt[i] = k;
+        if (k < n) prv[k] = i;
+        pr[j] = DEAD;
+        parts--;
+        pr[i] = (k < n) ? tkm_pair_find(v, r, id[k]) : TKM_RANK_NONE;
+        if (pr[i] != TKM_RANK_NONE) heap_push(heap, &hlen, ((uint64_t)pr[i] << 32) | i);
+        uint32_t h = prv[i];
+        if (h != 0xFFFFFFFFu) {
+            pr[h] = tkm_pair_find(v, id[h], r);
+            if (pr[h] != TKM_RANK_NONE) heap_push(heap, &hlen, ((uint64_t)pr[h] << 32) | h);
+        }
+    }
+    if (out) {
+        size_t o = 0;
+        for (size_t i = 0; i < n; i = nxt[i]) out[o++] = id[i];
+    }
+    return parts;
+}
+
+/*
+ * Batched counting (id path, pieces of 2..SMALL bytes). One piece's merge is a chain of dependent
+ * lookups (merge -> two new pair lookups -> next merge), each an L3 access into the pair table
+ * (4 MiB for o200k), so a single piece runs at memory latency however wide the core is. Pieces
+ * are independent when only counted, so up to TKM_BPE_BATCH of them advance in lockstep: in each
+ * round every piece makes its next merge and prefetches the slots of its two new pairs; the
+ * lookups are made in a second pass over the batch, by which time the lines are (nearly) in.
+ * That overlaps the misses of different pieces instead of waiting on each in turn.
+ */
+void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uint8_t *ns, size_t nb,
+                         uint32_t *counts) {
+    uint32_t id[TKM_BPE_BATCH][SMALL], rk[TKM_BPE_BATCH][SMALL];
+    uint32_t m[TKM_BPE_BATCH], at[TKM_BPE_BATCH];
+    uint8_t act[TKM_BPE_BATCH];
+    size_t na = 0;
+    for (size_t q = 0; q < nb; q++) {
+        const uint8_t *p = ps[q];
+        size_t n = ns[q];
+        for (size_t i = 0; i < n; i++) id[q][i] = v->byte_ids[p[i]];
+        for (size_t i = 0; i + 1 < n; i++) rk[q][i] = v->pair2[p[i] | (uint32_t)p[i + 1] << 8];
+        rk[q][n - 1] = TKM_RANK_NONE;
+        m[q] = (uint32_t)n;
+        act[na++] = (uint8_t)q;
+    }
+    while (na) {
+        size_t keep = 0;
+        for (size_t t = 0; t < na; t++) {
+            const size_t q = act[t];
+            uint32_t *I = id[q], *R = rk[q], mq = m[q], best = TKM_RANK_NONE, bi = 0;
+            for (uint32_t i = 0; i + 1 < mq; i++)
+                if (R[i] < best) best = R[i], bi = i;
+            if (best == TKM_RANK_NONE) {
+                counts[q] = mq;
+                continue;
+            }
+            I[bi] = best;
+            for (uint32_t k = bi + 1; k + 1 < mq; k++) I[k] = I[k + 1], R[k] = R[k + 1];
+            m[q] = --mq;
+            at[q] = bi;
+            if (bi + 1 < mq)
+                __builtin_prefetch(v->pairs + (tkm_pair_hash((uint64_t)I[bi] << 21 | I[bi + 1]) >> v->pairs_shift));
+            if (bi > 0)
+                __builtin_prefetch(v->pairs + (tkm_pair_hash((uint64_t)I[bi - 1] << 21 | I[bi]) >> v->pairs_shift));
+            act[keep++] = (uint8_t)q;
+        }
+        na = keep;
+        for (size_t t = 0; t < na; t++) {
+            const size_t q = act[t];
+            uint32_t *I = id[q], *R = rk[q], bi = at[q];
+            R[bi] = (bi + 1 < m[q]) ? tkm_pair_find(v, I[bi], I[bi + 1]) : TKM_RANK_NONE;
+            if (bi > 0) R[bi - 1] = tkm_pair_find(v, I[bi - 1], I[bi]);
+        }
+    }
+}
+
+/* ---- entry points -------------------------------------------------------------------------- */
+
+static size_t bpe(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
+    if (v->pairs) return n <= SMALL ? bpe_small_ids(v, p, n, out) : bpe_heap_ids(v, p, n, out, w);
+    return n <= SMALL ? bpe_small_bytes(v, p, n, out, NULL) : bpe_heap_bytes(v, p, n, out, NULL, w);
+}
+
 size_t tkm_bpe_count(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_work *w) {
     if (n <= 1) return n;
-    return n <= SMALL ? bpe_small(v, p, n, NULL) : bpe_heap(v, p, n, NULL, w);
+    return bpe(v, p, n, NULL, w);
 }
 
 size_t tkm_bpe_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
@@ -152,7 +314,17 @@ size_t tkm_bpe_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *
         out[0] = tkm_ranks_find(v, p, 1);
         return 1;
     }
-    return n <= SMALL ? bpe_small(v, p, n, out) : bpe_heap(v, p, n, out, w);
+    return bpe(v, p, n, out, w);
+}
+
+size_t tkm_bpe_encode_bytes(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, size_t *last,
+                            tkm_bpe_work *w) {
+    if (n == 0) return 0;
+    if (n == 1) {
+        if (out) out[0] = tkm_ranks_find(v, p, 1);
+        return 1;
+    }
+    return n <= SMALL ? bpe_small_bytes(v, p, n, out, last) : bpe_heap_bytes(v, p, n, out, last, w);
 }
 
 void tkm_bpe_work_release(tkm_bpe_work *w) {

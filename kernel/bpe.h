@@ -29,6 +29,19 @@ size_t tkm_bpe_count(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_wor
 /* Same, writing the ranks of the tokens to out[0..n) (n is an upper bound on the tokens). */
 size_t tkm_bpe_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w);
 
+/* Counts of nb <= TKM_BPE_BATCH pieces ps[q][0..ns[q]), 2 <= ns[q] <= TKM_BPE_BATCH_MAX, into
+ * counts[q]; needs v->pairs. Same results as tkm_bpe_count, with the pieces' lookups overlapped. */
+#define TKM_BPE_BATCH 16
+#define TKM_BPE_BATCH_MAX 64
+void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uint8_t *ns, size_t nb,
+                         uint32_t *counts);
+
+/* The reference (bytes) path, whatever tables v has: ranks to out (may be NULL); *last (may be
+ * NULL) gets the byte offset where the last merge joined its two parts (unchanged if none). Used
+ * to build v->pairs and by tests. */
+size_t tkm_bpe_encode_bytes(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, size_t *last,
+                            tkm_bpe_work *w);
+
 /* Release the scratch memory of w. */
 void tkm_bpe_work_release(tkm_bpe_work *w);
 

@@ -141,34 +141,74 @@ struct tkm_pcache_entry {
     uint8_t b[TKM_PCACHE_MAX];
 };
 
-static size_t bpe_count_cached(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w) {
-    if (len > TKM_PCACHE_MAX) return tkm_bpe_count(e->ranks, p, len, &w->bpe);
-    if (!w->pcache) {
-        if (w->pcache_tried || w->seen < TKM_PCACHE_AFTER) return tkm_bpe_count(e->ranks, p, len, &w->bpe);
+static struct tkm_pcache_entry *pcache_get(tkm_work *w) {
+    if (!w->pcache && !w->pcache_tried && w->seen >= TKM_PCACHE_AFTER) {
         w->pcache_tried = 1;
         size_t bytes = sizeof(struct tkm_pcache_entry) << TKM_PCACHE_BITS;
         w->pcache = (struct tkm_pcache_entry *)w->bpe.alloc(w->bpe.opaque, bytes);
-        if (!w->pcache) return tkm_bpe_count(e->ranks, p, len, &w->bpe); /* optional: go on without */
-        memset(w->pcache, 0, bytes);
+        if (w->pcache) memset(w->pcache, 0, bytes); /* optional: without it, go on uncached */
     }
-    struct tkm_pcache_entry *c = &w->pcache[tkm_vocab_hash(p, len) >> (64 - TKM_PCACHE_BITS)];
-    if (c->len == len && memcmp(c->b, p, len) == 0) return c->count;
-    size_t m = tkm_bpe_count(e->ranks, p, len, &w->bpe);
-    if (m != TKM_BPE_NOMEM) {
-        c->len = (uint8_t)len;
-        c->count = (uint8_t)m; /* m <= len <= 30 */
-        memcpy(c->b, p, len);
-    }
+    return w->pcache;
+}
+
+static inline struct tkm_pcache_entry *pcache_slot(tkm_work *w, const uint8_t *p, size_t len) {
+    return &w->pcache[tkm_vocab_hash(p, len) >> (64 - TKM_PCACHE_BITS)];
+}
+
+static void pcache_put(tkm_work *w, const uint8_t *p, size_t len, size_t m) {
+    if (!w->pcache || len > TKM_PCACHE_MAX) return;
+    struct tkm_pcache_entry *c = pcache_slot(w, p, len);
+    c->len = (uint8_t)len;
+    c->count = (uint8_t)m; /* m <= len <= 30 */
+    memcpy(c->b, p, len);
+}
+
+/* Cached count of p[0..len), or SIZE_MAX if not cached. */
+static size_t pcache_find(tkm_work *w, const uint8_t *p, size_t len) {
+    if (len > TKM_PCACHE_MAX || !pcache_get(w)) return SIZE_MAX;
+    struct tkm_pcache_entry *c = pcache_slot(w, p, len);
+    return c->len == len && memcmp(c->b, p, len) == 0 ? c->count : SIZE_MAX;
+}
+
+static size_t bpe_count_cached(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w) {
+    size_t m = pcache_find(w, p, len);
+    if (m != SIZE_MAX) return m;
+    m = tkm_bpe_count(e->ranks, p, len, &w->bpe);
+    if (m != TKM_BPE_NOMEM) pcache_put(w, p, len, m);
     return m;
 }
 
+/* Merge the deferred pieces (see tkm_work.defer) and add their counts. */
+static void flush_deferred(const tkm_encoding *e, tkm_work *w, tkm_sink *k) {
+    if (!w->n_deferred) return;
+    uint32_t c[TKM_BPE_BATCH];
+    tkm_bpe_count_batch(e->ranks, w->deferred, w->deferred_len, w->n_deferred, c);
+    for (uint32_t q = 0; q < w->n_deferred; q++) {
+        k->n += c[q];
+        pcache_put(w, w->deferred[q], w->deferred_len[q], c[q]);
+    }
+    w->n_deferred = 0;
+}
+
 /* A piece that is not one token: BPE. Out of line, so that emit_piece's common case (one token)
- * inlines into the loop without this function's register pressure and stack frame. */
+ * inlines into the loop without this function's register pressure and stack frame. `stable`: p
+ * points into the caller's text (not the repair buffer), so it may be merged later. */
 static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, const uint8_t *p, size_t len,
-                                                        tkm_work *w, tkm_sink *k) {
+                                                        tkm_work *w, tkm_sink *k, int stable) {
     if (len >= 0x7FFFFFFFu) return TKM_ERR_UNSUPPORTED; /* one pre-token of 2 GiB or more */
     size_t m;
     if (!k->ids) {
+        if (w->defer && stable && len <= TKM_BPE_BATCH_MAX) {
+            m = pcache_find(w, p, len);
+            if (m != SIZE_MAX) {
+                k->n += m;
+                return TKM_OK;
+            }
+            w->deferred[w->n_deferred] = p;
+            w->deferred_len[w->n_deferred] = (uint8_t)len;
+            if (++w->n_deferred == TKM_BPE_BATCH) flush_deferred(e, w, k);
+            return TKM_OK;
+        }
         m = bpe_count_cached(e, p, len, w);
     } else if (k->cap - (k->n < k->cap ? k->n : k->cap) >= len) {
         m = tkm_bpe_encode(e->ranks, p, len, k->ids + k->n, &w->bpe);
@@ -184,7 +224,8 @@ static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, c
     return TKM_OK;
 }
 
-static inline tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w, tkm_sink *k) {
+static inline tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w, tkm_sink *k,
+                                    int stable) {
     uint32_t r;
     if (len == 1)
         r = e->byte_rank[p[0]];
@@ -195,7 +236,7 @@ static inline tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, siz
         k->n++;
         return TKM_OK;
     }
-    return emit_merged(e, p, len, w, k);
+    return emit_merged(e, p, len, w, k, stable);
 }
 
 static int has_high_byte(const uint8_t *p, size_t n) {
@@ -223,6 +264,7 @@ static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n
         size_t end = ends[j++];
         const uint8_t *p = s + pos;
         size_t len = end - pos, bad;
+        int stable = 1;
         if (!valid && has_high_byte(p, len) && (bad = tkm_utf8_first_invalid(p, len)) < len) {
             if (strict) {
                 *err_off = (size_t)(p - k->origin) + bad;
@@ -233,9 +275,10 @@ static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n
             if (len > 0x7FFFFFFFu / 3 && repaired_len(p, len) >= 0x7FFFFFFFu) return TKM_ERR_UNSUPPORTED;
             p = repair(w, p, len, &len);
             if (!p) return TKM_ERR_NO_MEMORY;
+            stable = 0;
         }
         size_t before = k->n;
-        tkm_status st = emit_piece(e, p, len, w, k);
+        tkm_status st = emit_piece(e, p, len, w, k, stable);
         if (st != TKM_OK) return st;
         if (k->n > k->limit) {
             k->last_start = (size_t)(s + pos - k->origin);
@@ -246,6 +289,7 @@ static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n
         }
         pos = end;
     }
+    flush_deferred(e, w, k);
     return TKM_OK;
 }
 
@@ -273,6 +317,8 @@ static int find_special(const tkm_encoding *e, const uint8_t *s, size_t from, si
 tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t flags, tkm_work *w, tkm_sink *k,
                    size_t *err_off) {
     w->seen += n;
+    w->defer = !k->ids && k->limit == SIZE_MAX && e->ranks->pairs != NULL;
+    w->n_deferred = 0;
     int strict = (flags & TKM_UTF8_STRICT) != 0, valid = 0;
     if (k->limit == SIZE_MAX) { /* whole text: validate once, then skip per-piece checks */
         size_t bad = tkm_utf8_first_invalid(s, n), at;
@@ -421,7 +467,7 @@ TKM_API tkm_status tkm_truncate(const tkm_encoding *enc, const void *text, size_
     st = TKM_ERR_NO_MEMORY;
     if (ids && q) {
         tkm_sink piece = TKM_SINK_INIT(ids, 3 * n, q);
-        st = emit_piece(enc, q, qn, &w, &piece);
+        st = emit_piece(enc, q, qn, &w, &piece, 0);
         if (st == TKM_OK) {
             size_t rep_off = 0;
             for (size_t i = 0; i < need && i < piece.n; i++) {

@@ -53,6 +53,12 @@ typedef struct tkm_work {
     struct tkm_pcache_entry *pcache;
     size_t seen;
     int pcache_tried;
+    /* counting only, whole text (no limit): pieces that need BPE, merged TKM_BPE_BATCH at a time
+     * (tkm_bpe_count_batch); they point into the caller's text, never into rep */
+    int defer;
+    uint32_t n_deferred;
+    const uint8_t *deferred[TKM_BPE_BATCH];
+    uint8_t deferred_len[TKM_BPE_BATCH];
 } tkm_work;
 
 /* malloc/free with the allocator-hook signature. */

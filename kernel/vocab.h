@@ -69,9 +69,39 @@ typedef struct tkm_ranks {
     uint32_t fast_mask;      /* fast slot count - 1                                    */
     uint32_t fast_shift;     /* 64 - log2(fast slot count)                             */
     const uint32_t *pair2;   /* 65536 entries: rank of the 2-byte token b0 | b1 << 8, or NONE */
+    const uint32_t *byte_ids; /* 256 entries: rank of each single byte; NULL with pairs      */
+    const uint64_t *pairs;   /* canonical splits by id pair (see below), or NULL               */
+    uint32_t pairs_mask;     /* pair slot count - 1                                            */
+    uint32_t pairs_shift;    /* 64 - log2(pair slot count)                                     */
+    uint32_t n_pairs;        /* canonical splits held (tokens of >= 2 bytes that BPE reaches)  */
 } tkm_ranks;
 
 #define TKM_FAST_MAX 12u
+
+/*
+ * pairs[]: the merge table of the id path of kernel/bpe.c. For every token t of two or more bytes
+ * that BPE on t's own bytes merges into t (nearly all of them; the others can never be formed),
+ * its canonical split (a, b) - the two parts of that last merge - maps to t. Open addressing,
+ * linear probing, load <= 1/2, 8-byte slots: a << 42 | b << 21 | t; empty = all ones. Ids must
+ * be below TKM_PAIR_ID_LIMIT and all 256 bytes must be tokens, else pairs == NULL (the bytes
+ * path is used). Built by vocab_build.c with the bytes path of bpe.c (tkm_bpe_encode_bytes).
+ */
+#define TKM_PAIR_ID_LIMIT ((1u << 21) - 1u)
+#define TKM_PAIR_EMPTY (~(uint64_t)0)
+
+static inline uint64_t tkm_pair_hash(uint64_t key) { return key * 0x9E3779B97F4A7C15ull; }
+
+/* The token merged from adjacent parts a and b, or TKM_RANK_NONE (v->pairs != NULL). */
+static inline uint32_t tkm_pair_find(const tkm_ranks *v, uint32_t a, uint32_t b) {
+    const uint64_t key = (uint64_t)a << 21 | b;
+    size_t i = (size_t)(tkm_pair_hash(key) >> v->pairs_shift);
+    for (;;) {
+        uint64_t s = v->pairs[i];
+        if (s >> 21 == key) return (uint32_t)s & TKM_PAIR_ID_LIMIT;
+        if (s == TKM_PAIR_EMPTY) return TKM_RANK_NONE;
+        i = (i + 1) & v->pairs_mask;
+    }
+}
 #define TKM_FAST_RANK_LIMIT (1u << 27)
 
 static inline uint64_t tkm_vocab_hash(const uint8_t *p, size_t n) { return XXH3_64bits(p, n); }

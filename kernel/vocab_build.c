@@ -12,7 +12,9 @@
  *
  * Passes: (1) validate every line, count entries, total bytes, max rank; (2) record each rank's
  * length in offsets[] and detect duplicate ranks; prefix-sum into offsets; (3) decode the token
- * bytes into rank order; (4) insert ranks 0..n_ranks-1 in ascending order into the slot table.
+ * bytes into rank order; (4) insert ranks 0..n_ranks-1 in ascending order into the slot table;
+ * (5) the fast table; (6) pair2; (7) byte ids and the canonical splits (pairs[], see vocab.h),
+ * found by running the reference BPE of bpe.c on every token's own bytes.
  * The result depends only on the file contents, so a table generated on one host (tools/vocabc.c)
  * is identical to one built at run time anywhere.
  */
@@ -20,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bpe.h"
 #include "vocab.h"
 
 #define TKM_VB_MALFORMED (-2)
@@ -150,6 +153,7 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
     uint64_t total = 0;
     uint32_t max_rank = 0, max_len = 0, max_short_rank = 0;
     size_t n_short = 0; /* tokens of at most TKM_FAST_MAX bytes: the fast table */
+    size_t n_multi = 0; /* tokens of two or more bytes: at most one canonical split each */
     tkm_vb_line ln;
     while (pos < len) {
         line++;
@@ -161,6 +165,7 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
             max_rank_line = line;
         }
         if (ln.tok_len > max_len) max_len = (uint32_t)ln.tok_len;
+        if (ln.tok_len >= 2) n_multi++;
         if (ln.tok_len <= TKM_FAST_MAX) {
             n_short++;
             if (ln.rank > max_short_rank) max_short_rank = ln.rank;
@@ -184,7 +189,12 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
         while (fslots < 2u * (uint64_t)n_short) fslots <<= 1, fshift--;
     }
     uint64_t fast_at = (((uint64_t)n_ranks + 1u) * 4u + slots * 4u + total + 1u + 7u) & ~(uint64_t)7u;
-    uint64_t need = fast_at + fslots * 16u + 65536u * 4u; /* + pair2 */
+    /* pair table: load <= 1/2 (whether it is built is decided in pass 7) */
+    uint64_t pslots = 2;
+    uint32_t pshift = 63;
+    while (pslots < 2u * (uint64_t)n_multi) pslots <<= 1, pshift--;
+    uint64_t pairs_at = fast_at + fslots * 16u + 65536u * 4u + 256u * 4u; /* + pair2 + byte ids */
+    uint64_t need = pairs_at + pslots * 8u;
     if (need > (uint64_t)SIZE_MAX) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
     uint8_t *block = (uint8_t *)alloc(opaque, (size_t)need);
     if (!block) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
@@ -267,17 +277,60 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
     for (uint32_t i = 0; i < 65536u; i++) pair2[i] = TKM_RANK_NONE;
     for (uint32_t r = 0; r < n_ranks; r++)
         if (offsets[r + 1] - offsets[r] == 2) pair2[bytes[offsets[r]] | (uint32_t)bytes[offsets[r] + 1] << 8] = r;
-    out->pair2 = pair2;
-    out->fast = fast;
-    out->fast_mask = fslots ? (uint32_t)(fslots - 1u) : 0;
-    out->fast_shift = fshift;
-    out->bytes = bytes;
-    out->offsets = offsets;
-    out->slots = slot;
-    out->n_ranks = n_ranks;
-    out->n_tokens = (uint32_t)n_tokens;
-    out->mask = mask;
-    out->max_len = max_len;
+
+    tkm_ranks v;
+    memset(&v, 0, sizeof v);
+    v.pair2 = pair2;
+    v.fast = fast;
+    v.fast_mask = fslots ? (uint32_t)(fslots - 1u) : 0;
+    v.fast_shift = fshift;
+    v.bytes = bytes;
+    v.offsets = offsets;
+    v.slots = slot;
+    v.n_ranks = n_ranks;
+    v.n_tokens = (uint32_t)n_tokens;
+    v.mask = mask;
+    v.max_len = max_len;
+
+    /* Pass 7: byte ids and canonical splits, if every byte is a token and every id fits. */
+    uint32_t *byte_ids = (uint32_t *)(void *)(block + fast_at + fslots * 16u + 65536u * 4u);
+    int ids_ok = n_ranks <= TKM_PAIR_ID_LIMIT;
+    for (unsigned b = 0; b < 256; b++) {
+        uint8_t c = (uint8_t)b;
+        byte_ids[b] = tkm_ranks_find(&v, &c, 1);
+        if (byte_ids[b] == TKM_RANK_NONE) ids_ok = 0;
+    }
+    if (ids_ok) {
+        uint64_t *pairs = (uint64_t *)(void *)(block + pairs_at);
+        for (uint64_t i = 0; i < pslots; i++) pairs[i] = TKM_PAIR_EMPTY;
+        tkm_bpe_work bw = {alloc, dealloc, opaque, NULL, 0};
+        uint32_t n_pairs = 0;
+        for (uint32_t r = 0; r < n_ranks; r++) {
+            const uint8_t *t = bytes + offsets[r];
+            size_t n = offsets[r + 1] - offsets[r], cut = 0;
+            if (n < 2) continue;
+            size_t m = tkm_bpe_encode_bytes(&v, t, n, NULL, &cut, &bw);
+            if (m == TKM_BPE_NOMEM) {
+                tkm_bpe_work_release(&bw);
+                dealloc(opaque, block);
+                return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
+            }
+            if (m != 1) continue; /* BPE never forms this token */
+            uint32_t a = tkm_ranks_find(&v, t, cut), b = tkm_ranks_find(&v, t + cut, n - cut);
+            uint64_t key = (uint64_t)a << 21 | b;
+            size_t i = (size_t)(tkm_pair_hash(key) >> pshift);
+            while (pairs[i] != TKM_PAIR_EMPTY) i = (i + 1) & (size_t)(pslots - 1u);
+            pairs[i] = key << 21 | r;
+            n_pairs++;
+        }
+        tkm_bpe_work_release(&bw);
+        v.byte_ids = byte_ids;
+        v.pairs = pairs;
+        v.pairs_mask = (uint32_t)(pslots - 1u);
+        v.pairs_shift = pshift;
+        v.n_pairs = n_pairs;
+    }
+    *out = v;
     tkm_sha256(d, len, out->sha256);
     return 0;
 }

@@ -80,6 +80,14 @@ static int check_kernel(const encoding *e, const uint8_t *p, size_t n, const uin
     size_t i = 0;
     while (i < k && i < kg && got[i] == want[i]) i++;
     int same = kg == k && kc == k && i == k;
+    /* the reference (bytes) path of the kernel, which the tables are built with, agrees too */
+    size_t kb = tkm_bpe_encode_bytes(e->ranks, p, n, got, NULL, w);
+    cr_assert_neq(kb, TKM_BPE_NOMEM, "tkm_bpe_encode_bytes: out of memory (%zu bytes)", n);
+    if (kb != k || memcmp(got, want, k * sizeof *got) != 0) {
+        same = 0;
+        fprintf(stderr, "\nBPE MISMATCH %s %s: bytes path gives %zu tokens, reference %zu\n", e->name, label, kb, k);
+    }
+    kg = tkm_bpe_encode(e->ranks, p, n, got, w); /* for the report below */
     if (!same && reports_left > 0) {
         reports_left--;
         fprintf(stderr, "\nBPE MISMATCH %s %s: piece of %zu bytes; reference %zu tokens, tkm_bpe_encode %zu, tkm_bpe_count %zu; first difference at token %zu\n",
@@ -94,6 +102,49 @@ static int check_kernel(const encoding *e, const uint8_t *p, size_t n, const uin
     return same;
 }
 
+/* Batched counting (tkm_bpe_count_batch): pieces of 2..TKM_BPE_BATCH_MAX bytes are collected, up
+ * to TKM_BPE_BATCH at a time, and their counts compared with the reference's. */
+static struct {
+    const encoding *e;
+    uint8_t *p[TKM_BPE_BATCH];
+    uint8_t n[TKM_BPE_BATCH];
+    size_t want[TKM_BPE_BATCH];
+    size_t nb, checked, fails;
+} g_batch;
+
+static void batch_flush(void) {
+    if (!g_batch.nb) return;
+    uint32_t c[TKM_BPE_BATCH];
+    tkm_bpe_count_batch(g_batch.e->ranks, (const uint8_t *const *)g_batch.p, g_batch.n, g_batch.nb, c);
+    for (size_t q = 0; q < g_batch.nb; q++) {
+        if (c[q] != g_batch.want[q] && g_batch.fails++ < 10)
+            fprintf(stderr, "\nBATCH MISMATCH %s: piece of %u bytes (slot %zu of %zu): %u tokens, reference %zu\n",
+                    g_batch.e->name, g_batch.n[q], q, g_batch.nb, c[q], g_batch.want[q]);
+        free(g_batch.p[q]);
+        g_batch.checked++;
+    }
+    g_batch.nb = 0;
+}
+
+static void batch_add(const encoding *e, const uint8_t *p, size_t n, size_t want) {
+    if (n < 2 || n > TKM_BPE_BATCH_MAX || !e->ranks->pairs) return;
+    if (g_batch.e != e) batch_flush();
+    g_batch.e = e;
+    g_batch.p[g_batch.nb] = malloc(n);
+    cr_assert_not_null(g_batch.p[g_batch.nb]);
+    memcpy(g_batch.p[g_batch.nb], p, n);
+    g_batch.n[g_batch.nb] = (uint8_t)n;
+    g_batch.want[g_batch.nb] = want;
+    if (++g_batch.nb == TKM_BPE_BATCH) batch_flush();
+}
+
+/* Flush, and fail the test if any batched count differed. */
+static void batch_finish(const char *what) {
+    batch_flush();
+    fprintf(stderr, "%s: %zu pieces also counted in batches\n", what, g_batch.checked);
+    cr_assert_eq(g_batch.fails, 0, "%s: %zu batched counts differ from the reference", what, g_batch.fails);
+}
+
 /* Pure BPE (no whole-piece lookup) of p[0..n): kernel vs oracle_bpe (simple up to
  * ORACLE_SIMPLE_MAX bytes, rounds above). */
 static int compare_bpe(const encoding *e, const uint8_t *in, size_t n, const char *label, tkm_bpe_work *w) {
@@ -103,6 +154,7 @@ static int compare_bpe(const encoding *e, const uint8_t *in, size_t n, const cha
     memcpy(p, in, n);
     size_t k = oracle_bpe(e->ranks, p, n, want);
     int same = check_kernel(e, p, n, want, k, label, w);
+    batch_add(e, p, n, k);
     free(want);
     free(p);
     return same;
@@ -190,6 +242,8 @@ static void corpus_pieces(const encoding *e) {
     fprintf(stderr, "corpus/%s: %zu pieces, %zu distinct pieces needing BPE (longest %zu bytes), %zu mismatches\n", e->name,
             pieces, merged, longest, fails);
     cr_assert_eq(fails, 0, "corpus/%s: %zu pieces merge differently from the reference BPE", e->name, fails);
+    batch_finish(e->name);
+    cr_assert_gt(g_batch.checked, 1000u);
 }
 
 Test(bpe, corpus_r50k, .timeout = 300) { corpus_pieces(R50K); }
@@ -223,6 +277,7 @@ Test(bpe, single_letter_runs, .timeout = 120) {
     }
     tkm_bpe_work_release(&w);
     cr_assert_eq(fails, 0, "%zu letter runs merge differently", fails);
+    batch_finish("letter runs");
 }
 
 Test(bpe, space_digit_newline_runs, .timeout = 120) {
@@ -241,6 +296,7 @@ Test(bpe, space_digit_newline_runs, .timeout = 120) {
     }
     tkm_bpe_work_release(&w);
     cr_assert_eq(fails, 0, "%zu runs merge differently", fails);
+    batch_finish("space, digit and newline runs");
 }
 
 Test(bpe, emoji_runs, .timeout = 120) {
@@ -254,6 +310,7 @@ Test(bpe, emoji_runs, .timeout = 120) {
         for (size_t u = 0; u < sizeof units / sizeof *units; u++) fails += runs(&encodings[i], units[u], 2000, 17, &w);
     tkm_bpe_work_release(&w);
     cr_assert_eq(fails, 0, "%zu emoji / multibyte runs merge differently", fails);
+    batch_finish("emoji runs");
 }
 
 Test(bpe, random_byte_pieces, .timeout = 120) {
@@ -279,6 +336,7 @@ Test(bpe, random_byte_pieces, .timeout = 120) {
     }
     tkm_bpe_work_release(&w);
     cr_assert_eq(fails, 0, "%zu random byte pieces merge differently", fails);
+    batch_finish("random byte pieces");
 }
 
 /* The two reference algorithms agree where the round-based one applies. */

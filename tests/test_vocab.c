@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpe.h"
 #include "vocab.h"
 
 #ifndef TKM_SOURCE_DIR
@@ -185,6 +186,44 @@ static void check_compiled(const enc_case *c) {
         cr_assert_eq(tkm_ranks_find(v, two, 2), tkm_ranks_find_slow(v, two, 2), "%s pair %02x %02x", c->file, two[0],
                      two[1]);
     }
+    /* byte ids and canonical splits (the id path of bpe.c): every entry (a, b) -> t has
+     * bytes(a) + bytes(b) == bytes(t) and is what the reference BPE's last merge of t's bytes
+     * joins; every token of >= 2 bytes that the reference BPE forms whole has its entry. */
+    cr_assert_not_null(v->pairs, "%s has a pair table", c->file);
+    for (unsigned b = 0; b < 256; b++) {
+        uint8_t byte = (uint8_t)b;
+        cr_assert_eq(v->byte_ids[b], tkm_ranks_find_slow(v, &byte, 1), "%s byte id %u", c->file, b);
+    }
+    uint32_t pused = 0;
+    for (uint32_t i = 0; i <= v->pairs_mask; i++) {
+        uint64_t sl = v->pairs[i];
+        if (sl == TKM_PAIR_EMPTY) continue;
+        pused++;
+        uint32_t a = (uint32_t)(sl >> 42), b = (uint32_t)(sl >> 21) & TKM_PAIR_ID_LIMIT, t = (uint32_t)sl & TKM_PAIR_ID_LIMIT;
+        size_t na, nb, nt;
+        const uint8_t *pa = tkm_ranks_bytes(v, a, &na), *pb = tkm_ranks_bytes(v, b, &nb), *pt = tkm_ranks_bytes(v, t, &nt);
+        cr_assert(na && nb && na + nb == nt && memcmp(pa, pt, na) == 0 && memcmp(pb, pt + na, nb) == 0,
+                  "%s pair slot %u: %u + %u != %u", c->file, i, a, b, t);
+        cr_assert_eq(tkm_pair_find(v, a, b), t, "%s pair (%u, %u) found", c->file, a, b);
+    }
+    cr_assert_eq(pused, v->n_pairs);
+    cr_assert_leq(2u * (uint64_t)pused, (uint64_t)v->pairs_mask + 1u, "%s pair load", c->file);
+    tkm_bpe_work w = {t_alloc, t_free, NULL, NULL, 0};
+    uint32_t reached = 0;
+    for (uint32_t r = 0; r < v->n_ranks; r++) {
+        size_t n, cut = 0;
+        const uint8_t *p = tkm_ranks_bytes(v, r, &n);
+        if (n < 2) continue;
+        size_t m = tkm_bpe_encode_bytes(v, p, n, NULL, &cut, &w);
+        cr_assert_neq(m, TKM_BPE_NOMEM);
+        uint32_t a = tkm_ranks_find_slow(v, p, cut), b = tkm_ranks_find_slow(v, p + cut, n - cut);
+        if (m == 1) {
+            reached++;
+            cr_assert_eq(tkm_pair_find(v, a, b), r, "%s token %u: split (%u, %u) at %zu", c->file, r, a, b, cut);
+        }
+    }
+    tkm_bpe_work_release(&w);
+    cr_assert_eq(reached, v->n_pairs, "%s: %u tokens formed whole, %u splits", c->file, reached, v->n_pairs);
 }
 
 static void check_runtime_identical(const enc_case *c) {
@@ -212,6 +251,11 @@ static void check_runtime_identical(const enc_case *c) {
     cr_assert_eq(rt.fast_shift, v->fast_shift);
     cr_assert(memcmp(rt.fast, v->fast, ((size_t)v->fast_mask + 1) * 16) == 0, "%s fast table", c->file);
     cr_assert(memcmp(rt.pair2, v->pair2, 65536 * 4) == 0, "%s pair2 table", c->file);
+    cr_assert_eq(rt.pairs_mask, v->pairs_mask);
+    cr_assert_eq(rt.pairs_shift, v->pairs_shift);
+    cr_assert_eq(rt.n_pairs, v->n_pairs);
+    cr_assert(memcmp(rt.byte_ids, v->byte_ids, 256 * 4) == 0, "%s byte ids", c->file);
+    cr_assert(memcmp(rt.pairs, v->pairs, ((size_t)v->pairs_mask + 1) * 8) == 0, "%s pair table", c->file);
     tkm_ranks_destroy(&rt, t_free, &live);
     cr_assert_eq(live, 0);
     cr_assert_null(rt.offsets);
