@@ -25,8 +25,9 @@
  *   dependent misses for pairs longer than 12 bytes; and the parts' ids are the output, with no
  *   final lookup. The bytes path stays: it builds the split table (tkm_bpe_split) and is what a
  *   vocabulary without a pair table uses; tests/test_bpe.c checks that both agree.
- * Memory for a long piece: 16 bytes per byte of piece for the lists plus up to 24 for the heap
- * (each merge pushes at most two entries).
+ * Memory for a long piece: bytes path 12 bytes per byte of piece for the lists plus up to 24 for
+ * the heap (each merge pushes at most two entries); id path 16 for the parts plus 16 for the block
+ * heaps (see below), at least one 64 KiB block.
  */
 #include "bpe.h"
 
@@ -114,9 +115,9 @@ static void *work_get(tkm_bpe_work *w, size_t size) {
     return w->buf;
 }
 
-/* Scratch for the heap algorithms: the heap (3n keys) and four arrays of n + 1 words. */
+/* Scratch for the bytes path's heap algorithm: the heap (3n keys) and three arrays of n + 1 words. */
 static uint8_t *heap_work(tkm_bpe_work *w, size_t n) {
-    return (uint8_t *)work_get(w, 3 * n * sizeof(uint64_t) + 4 * (n + 1) * sizeof(uint32_t));
+    return (uint8_t *)work_get(w, 3 * n * sizeof(uint64_t) + 3 * (n + 1) * sizeof(uint32_t));
 }
 
 static size_t bpe_heap_bytes(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, size_t *last,
@@ -192,51 +193,123 @@ static size_t bpe_small_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint
     return m;
 }
 
+/*
+ * Long pieces on the id path: exact global order (rank, then position) as above, but the one heap
+ * over the whole piece is split into a heap per block of BLK positions (an entry goes to the block
+ * of its part's start) under a tournament tree of the blocks' minima. Why: on a piece of
+ * megabytes the single heap is tens of MB, and every pop's sift-down walks cache lines (and
+ * pages) at random in it; a block heap is 64 KiB and the tree 32 KiB per 8 MiB of piece, and
+ * successive merges of one rank move through the piece in position order, block after block, so
+ * both stay in cache. The parts' four fields share one 16-byte record (one line per access, where
+ * four arrays cost four). A block heap that fills up drops its stale entries (a block has at most
+ * BLK live ones, one per part start).
+ */
+#ifndef TKM_BPE_BLK_BITS /* tests/bpe_tiny_blocks.c builds a copy with tiny blocks */
+#define TKM_BPE_BLK_BITS 12
+#endif
+#define BLK_BITS TKM_BPE_BLK_BITS
+#define BLK (1u << BLK_BITS)
+#ifndef TKM_BPE_BLK_SLACK /* room above the BLK live entries a block can hold: >= 1 */
+#define TKM_BPE_BLK_SLACK (BLK / 4u + 2u)
+#endif
+#define BLK_CAP (BLK + TKM_BPE_BLK_SLACK)
+#define TOP_NONE (~(uint64_t)0)
+
+typedef struct bpe_part {
+    uint32_t nxt, prv, pr, id;
+} bpe_part;
+
+static void tree_set(uint64_t *tree, size_t leaves, size_t b, uint64_t key) {
+    size_t x = leaves + b;
+    tree[x] = key;
+    while (x > 1) {
+        x >>= 1;
+        uint64_t l = tree[2 * x], r = tree[2 * x + 1], m = l < r ? l : r;
+        if (tree[x] == m) break; /* unchanged: so are its ancestors */
+        tree[x] = m;
+    }
+}
+
+static void block_push(uint64_t *h, uint32_t *len, const bpe_part *pt, uint64_t key) {
+    if (*len == BLK_CAP) { /* full of stale entries: keep the live ones */
+#ifdef TKM_BPE_ON_COMPACT
+        TKM_BPE_ON_COMPACT;
+#endif
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < *len; j++)
+            if (pt[(uint32_t)h[j]].pr == (uint32_t)(h[j] >> 32)) h[k++] = h[j];
+        *len = k;
+        heapify(h, k);
+    }
+    size_t l = *len;
+    heap_push(h, &l, key);
+    *len = (uint32_t)l;
+}
+
 static size_t bpe_heap_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
     if (n >= 0x7FFFFFFFu) return TKM_BPE_NOMEM; /* positions are 32-bit; callers cap pieces */
-    uint8_t *mem = heap_work(w, n);
+    const size_t nb = (n + BLK - 1) >> BLK_BITS;
+    size_t leaves = 1;
+    while (leaves < nb) leaves <<= 1;
+    uint8_t *mem = (uint8_t *)work_get(w, 2 * leaves * sizeof(uint64_t) + nb * BLK_CAP * sizeof(uint64_t) +
+                                              (n + 1) * sizeof(bpe_part) + nb * sizeof(uint32_t));
     if (!mem) return TKM_BPE_NOMEM;
-    uint64_t *heap = (uint64_t *)mem;
-    uint32_t *nxt = (uint32_t *)(heap + 3 * n);
-    uint32_t *prv = nxt + (n + 1);
-    uint32_t *pr = prv + (n + 1);
-    uint32_t *id = pr + (n + 1);
-    size_t hlen = 0, parts = n;
+    uint64_t *tree = (uint64_t *)mem;
+    uint64_t *heaps = tree + 2 * leaves;
+    bpe_part *pt = (bpe_part *)(void *)(heaps + nb * BLK_CAP);
+    uint32_t *hlen = (uint32_t *)(void *)(pt + (n + 1));
+    size_t parts = n;
 
+    for (size_t b = 0; b < nb; b++) hlen[b] = 0;
     for (size_t i = 0; i < n; i++) {
-        nxt[i] = (uint32_t)(i + 1);
-        prv[i] = (uint32_t)(i - 1); /* wraps to 0xFFFFFFFF for i = 0: "none" */
-        id[i] = v->byte_ids[p[i]];
-    }
-    for (size_t i = 0; i < n; i++) {
-        pr[i] = (i + 1 < n) ? v->pair2[p[i] | (uint32_t)p[i + 1] << 8] : TKM_RANK_NONE;
-        if (pr[i] != TKM_RANK_NONE) heap[hlen++] = ((uint64_t)pr[i] << 32) | i;
-    }
-    heapify(heap, hlen);
-
-    while (hlen) {
-        uint64_t top = heap[0];
-        heap[0] = heap[--hlen];
-        if (hlen) heap_sift_down(heap, hlen, 0);
-        uint32_t r = (uint32_t)(top >> 32), i = (uint32_t)top;
-        if (pr[i] != r) continue; /* stale */
-        uint32_t j = nxt[i], k = nxt[j];
-        id[i] = r;
-        nxt[i] = k;
-        if (k < n) prv[k] = i;
-        pr[j] = DEAD;
-        parts--;
-        pr[i] = (k < n) ? tkm_pair_find(v, r, id[k]) : TKM_RANK_NONE;
-        if (pr[i] != TKM_RANK_NONE) heap_push(heap, &hlen, ((uint64_t)pr[i] << 32) | i);
-        uint32_t h = prv[i];
-        if (h != 0xFFFFFFFFu) {
-            pr[h] = tkm_pair_find(v, id[h], r);
-            if (pr[h] != TKM_RANK_NONE) heap_push(heap, &hlen, ((uint64_t)pr[h] << 32) | h);
+        pt[i].nxt = (uint32_t)(i + 1);
+        pt[i].prv = (uint32_t)(i - 1); /* wraps to 0xFFFFFFFF for i = 0: "none" */
+        pt[i].id = v->byte_ids[p[i]];
+        pt[i].pr = (i + 1 < n) ? v->pair2[p[i] | (uint32_t)p[i + 1] << 8] : TKM_RANK_NONE;
+        if (pt[i].pr != TKM_RANK_NONE) {
+            size_t b = i >> BLK_BITS;
+            heaps[b * BLK_CAP + hlen[b]++] = ((uint64_t)pt[i].pr << 32) | i;
         }
+    }
+    for (size_t x = 0; x < 2 * leaves; x++) tree[x] = TOP_NONE;
+    for (size_t b = 0; b < nb; b++) {
+        heapify(heaps + b * BLK_CAP, hlen[b]);
+        tree[leaves + b] = hlen[b] ? heaps[b * BLK_CAP] : TOP_NONE;
+    }
+    for (size_t x = leaves; x-- > 1;) tree[x] = tree[2 * x] < tree[2 * x + 1] ? tree[2 * x] : tree[2 * x + 1];
+
+    for (;;) {
+        uint64_t top = tree[1];
+        if (top == TOP_NONE) break;
+        uint32_t r = (uint32_t)(top >> 32), i = (uint32_t)top;
+        size_t b = i >> BLK_BITS;
+        uint64_t *h = heaps + b * BLK_CAP;
+        h[0] = h[--hlen[b]];
+        if (hlen[b]) heap_sift_down(h, hlen[b], 0);
+        if (pt[i].pr == r) { /* live: merge part i with the next */
+            uint32_t j = pt[i].nxt, k = pt[j].nxt;
+            pt[i].id = r;
+            pt[i].nxt = k;
+            if (k < n) pt[k].prv = i;
+            pt[j].pr = DEAD;
+            parts--;
+            pt[i].pr = (k < n) ? tkm_pair_find(v, r, pt[k].id) : TKM_RANK_NONE;
+            if (pt[i].pr != TKM_RANK_NONE) block_push(h, &hlen[b], pt, ((uint64_t)pt[i].pr << 32) | i);
+            uint32_t hp = pt[i].prv;
+            if (hp != 0xFFFFFFFFu) {
+                pt[hp].pr = tkm_pair_find(v, pt[hp].id, r);
+                size_t hb = hp >> BLK_BITS;
+                if (pt[hp].pr != TKM_RANK_NONE) {
+                    block_push(heaps + hb * BLK_CAP, &hlen[hb], pt, ((uint64_t)pt[hp].pr << 32) | hp);
+                    if (hb != b) tree_set(tree, leaves, hb, heaps[hb * BLK_CAP]);
+                }
+            }
+        }
+        tree_set(tree, leaves, b, hlen[b] ? h[0] : TOP_NONE);
     }
     if (out) {
         size_t o = 0;
-        for (size_t i = 0; i < n; i = nxt[i]) out[o++] = id[i];
+        for (size_t i = 0; i < n; i = pt[i].nxt) out[o++] = pt[i].id;
     }
     return parts;
 }

@@ -339,6 +339,52 @@ Test(bpe, random_byte_pieces, .timeout = 120) {
     batch_finish("random byte pieces");
 }
 
+/* The long-piece merge with 8-position blocks (tests/bpe_tiny_blocks.c): pieces of 65..2000 bytes
+ * span up to 250 block heaps, which fill with stale entries and are compacted. */
+extern size_t tkm_bpe_tiny_compactions;
+size_t tkm_bpe_tiny_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w);
+void tkm_bpe_tiny_work_release(tkm_bpe_work *w);
+
+Test(bpe, tiny_blocks, .timeout = 120) {
+    static const char *const units[] = {"a", " ", "\n", "abcdefghijklmnopqrstuvwxyz", "\U0001F600", "ab", "12", " a",
+                                        "\u4E2D\u6587", "=-", "aab"};
+    oracle_rng r = {0x74696E79ull};
+    tkm_bpe_work w = new_work();
+    uint8_t *buf = malloc(2000);
+    uint32_t *want = malloc(2000 * sizeof *want), *got = malloc(2000 * sizeof *got);
+    cr_assert(buf && want && got);
+    size_t fails = 0, checked = 0;
+    for (int i = 0; i < 4; i++) {
+        const encoding *e = &encodings[i];
+        cr_assert_not_null(e->ranks->pairs);
+        for (int t = 0; t < 600; t++) {
+            size_t n = 65 + oracle_rng_below(&r, 1936);
+            if (t % 2 == 0) {
+                reps_fill(buf, n, units[t / 2 % (sizeof units / sizeof *units)]);
+            } else {
+                for (size_t j = 0; j < n; j++) {
+                    uint32_t b = oracle_rng_below(&r, 256);
+                    buf[j] = (uint8_t)(t % 4 == 1 ? 'a' + b % 3 : b); /* few letters: long merges */
+                }
+            }
+            size_t k = oracle_bpe(e->ranks, buf, n, want);
+            size_t kg = tkm_bpe_tiny_encode(e->ranks, buf, n, got, &w);
+            checked++;
+            if (kg != k || memcmp(got, want, k * sizeof *got) != 0) {
+                if (fails++ < 5) fprintf(stderr, "tiny blocks: %s piece #%d of %zu bytes: %zu tokens, reference %zu\n",
+                                         e->name, t, n, kg, k);
+            }
+        }
+    }
+    tkm_bpe_tiny_work_release(&w);
+    free(buf);
+    free(want);
+    free(got);
+    fprintf(stderr, "tiny blocks: %zu pieces, %zu block-heap compactions\n", checked, tkm_bpe_tiny_compactions);
+    cr_assert_eq(fails, 0, "%zu pieces merge differently with 8-position blocks", fails);
+    cr_assert_gt(tkm_bpe_tiny_compactions, 0u, "the compaction of a full block heap was not exercised");
+}
+
 /* The two reference algorithms agree where the round-based one applies. */
 Test(oracle, rounds_equal_simple, .timeout = 120) {
     static const char *const units[] = {"a", " ", "0", "\U0001F600", "ab", "\n", "Z"};
