@@ -10,6 +10,10 @@
 //                                       4096 bytes) of english prose or chat JSON.
 //   open/<encoding>                     tkm_encoding_open + tkm_encoding_free.
 //   open_count/<encoding>               open + tkm_count("hello") + free (open to first count).
+//   parallel/<encoding>/<set>/<threads> the whole set as one text (its files concatenated), one
+//                                       tkm_count_parallel call on 1, 2, ... threads (up to the
+//                                       CPUs online); wall time (UseRealTime), so the speed-up is
+//                                       parallel/.../2 over parallel/.../1.
 //   worst/<encoding>/<kind>             1 MiB of a pathological input (one letter repeated,
 //                                       spaces, digits, newlines, seeded random bytes, ...).
 //
@@ -28,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -170,6 +175,37 @@ void BM_Count(benchmark::State &state, std::string encoding, std::string set_nam
     state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens) * iters, benchmark::Counter::kIsRate);
     state.counters["tokens"] = benchmark::Counter(static_cast<double>(tokens));
     state.counters["files"] = benchmark::Counter(static_cast<double>(set.files.size()));
+}
+
+// ---- parallel/<encoding>/<set>/<threads> ---------------------------------------------------
+
+void BM_Parallel(benchmark::State &state, std::string encoding, std::string set_name, unsigned threads) {
+    const CorpusSet &set = load_set(set_name);
+    if (!set.ok) {
+        state.SkipWithError(set.error.c_str());
+        return;
+    }
+    const tkm_encoding *enc = get_encoding(encoding);
+    if (!enc) {
+        state.SkipWithError(("cannot open encoding " + encoding).c_str());
+        return;
+    }
+    size_t tokens = 0;
+    for (auto _ : state) {
+        tkm_result r;
+        std::memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        if (tkm_count_parallel(enc, set.data.data(), set.data.size(), threads, nullptr, &r) != TKM_OK) {
+            state.SkipWithError("tkm_count_parallel failed");
+            return;
+        }
+        benchmark::DoNotOptimize(r.tokens);
+        tokens = r.tokens;
+    }
+    const auto iters = static_cast<double>(state.iterations());
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(set.data.size()));
+    state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens) * iters, benchmark::Counter::kIsRate);
+    state.counters["threads"] = benchmark::Counter(static_cast<double>(threads));
 }
 
 // ---- latency/<encoding>/<source>/<bytes> ----------------------------------------------------
@@ -319,6 +355,16 @@ void register_all() {
                 benchmark::RegisterBenchmark((std::string("count/") + e + "/" + s + "/" + k).c_str(), BM_Count,
                                              std::string(e), std::string(s), k)
                     ->Unit(benchmark::kMillisecond);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const unsigned max_threads = cpus > 1 ? static_cast<unsigned>(std::min(cpus, 64L)) : 1u;
+    for (const char *e : kEncodings)
+        for (const char *s : kSets)
+            for (unsigned t = 1; t <= max_threads; t *= 2)
+                benchmark::RegisterBenchmark(
+                    (std::string("parallel/") + e + "/" + s + "/" + std::to_string(t)).c_str(), BM_Parallel,
+                    std::string(e), std::string(s), t)
+                    ->Unit(benchmark::kMillisecond)
+                    ->UseRealTime();
     for (const char *e : kEncodings)
         for (const char *src : {"english", "chat"})
             for (size_t len : kLatencySizes)
