@@ -177,10 +177,13 @@ static size_t bpe_small_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint
     for (size_t i = 0; i + 1 < n; i++) rk[i] = v->pair2[p[i] | (uint32_t)p[i + 1] << 8];
     rk[n - 1] = TKM_RANK_NONE;
     while (m > 1) {
-        uint32_t best = TKM_RANK_NONE;
-        size_t bi = 0;
-        for (size_t i = 0; i + 1 < m; i++)
-            if (rk[i] < best) best = rk[i], bi = i;
+        uint64_t key = ~(uint64_t)0; /* least (rank, position), branch-free as in the batch below */
+        for (size_t i = 0; i + 1 < m; i++) {
+            uint64_t ki = (uint64_t)rk[i] << 8 | i;
+            key = ki < key ? ki : key;
+        }
+        uint32_t best = (uint32_t)(key >> 8);
+        size_t bi = (size_t)(key & 0xFFu);
         if (best == TKM_RANK_NONE) break;
         id[bi] = best; /* a pair's rank is the id of the merged token */
         for (size_t k = bi + 1; k + 1 < m; k++) id[k] = id[k + 1], rk[k] = rk[k + 1];
@@ -342,9 +345,15 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
         size_t keep = 0;
         for (size_t t = 0; t < na; t++) {
             const size_t q = act[t];
-            uint32_t *I = id[q], *R = rk[q], mq = m[q], best = TKM_RANK_NONE, bi = 0;
-            for (uint32_t i = 0; i + 1 < mq; i++)
-                if (R[i] < best) best = R[i], bi = i;
+            uint32_t *I = id[q], *R = rk[q], mq = m[q];
+            /* leftmost lowest rank, branch-free: the least (rank, position) key (a compare branch
+             * per pair mispredicted about once per scan) */
+            uint64_t key = ~(uint64_t)0;
+            for (uint32_t i = 0; i + 1 < mq; i++) {
+                uint64_t ki = (uint64_t)R[i] << 8 | i;
+                key = ki < key ? ki : key;
+            }
+            uint32_t best = (uint32_t)(key >> 8), bi = (uint32_t)key & 0xFFu;
             if (best == TKM_RANK_NONE) {
                 counts[q] = mq;
                 continue;
