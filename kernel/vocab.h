@@ -35,6 +35,10 @@
  *  - a 256 KiB "hot" table of the lowest ranks probed first (to stay in L2): only 12% fewer L2
  *    misses, more instructions, and slower in wall time; removed.
  *  - prefetching every piece's slot one batch ahead (kernel/count.c): no gain; removed.
+ *  - a length-independent key (k0 = bytes[0..8), k1 = bytes[8..n), zero-masked, from two 8-byte
+ *    loads where 16 bytes can be read; 1-byte pieces through the table too, or not): cachegrind
+ *    --branch-sim counted 20% fewer mispredicted branches on English, but 3-7% more
+ *    instructions, and interleaved CPU-time runs showed no difference; not kept.
  * What did help BPE: pair2[], a direct table of the 2-byte tokens (256 KiB). A merge's first
  * round looks up every adjacent byte pair; those few hundred distinct pairs of a text stay in L1
  * and L2 there, where each was a miss in the 8 MiB table (bench/tkm_micro: merge of English
