@@ -70,11 +70,13 @@ static size_t bpe_small_bytes(const tkm_ranks *v, const uint8_t *p, size_t n, ui
 }
 
 /* A d-ary min-heap of 64-bit keys (rank << 32 | start: distinct, so the order is total and the
- * result does not depend on the heap's shape). D = 8: the 8 children of a node are 64 bytes, so a
- * sift-down touches about one cache line per level, and there are a third as many levels as in a
- * binary heap; on one multi-megabyte piece (millions of entries, far beyond the caches) that is
- * what the merge waits for. */
-#define HEAP_D 8
+ * result does not depend on the heap's shape). D = 4, the four children of a node in half a
+ * cache line, chosen with conditional moves: for the block heaps of the id path (cache-resident),
+ * cachegrind on 1 MiB of one letter gave D=4 13% fewer instructions and 40% fewer mispredicted
+ * branches than D=8 (and 8% / 11% fewer than D=2); 8 MiB took 1.63 s instead of 2.05 s. (D = 8
+ * was chosen when one heap spanned the whole piece, far beyond the caches, and a level cost a
+ * miss.) */
+#define HEAP_D 4
 
 static void heap_push(uint64_t *h, size_t *len, uint64_t key) {
     size_t i = (*len)++;
@@ -92,9 +94,14 @@ static void heap_sift_down(uint64_t *h, size_t len, size_t i) {
     for (;;) {
         size_t c = HEAP_D * i + 1;
         if (c >= len) break;
-        size_t end = c + HEAP_D < len ? c + HEAP_D : len, m = c;
-        for (size_t j = c + 1; j < end; j++)
-            if (h[j] < h[m]) m = j;
+        size_t m = c;
+        if (c + HEAP_D <= len) { /* all four children: a branch-free tournament */
+            size_t a = h[c + 1] < h[c] ? c + 1 : c, b = h[c + 3] < h[c + 2] ? c + 3 : c + 2;
+            m = h[b] < h[a] ? b : a;
+        } else {
+            for (size_t j = c + 1; j < len; j++)
+                if (h[j] < h[m]) m = j;
+        }
         if (key <= h[m]) break;
         h[i] = h[m];
         i = m;
