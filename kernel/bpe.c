@@ -260,6 +260,16 @@ static void block_push(uint64_t *h, uint32_t *len, const bpe_part *pt, uint64_t 
 
 static size_t bpe_heap_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
     if (n >= 0x7FFFFFFFu) return TKM_BPE_NOMEM; /* positions are 32-bit; callers cap pieces */
+    /* Every merge starts from a pair of adjacent parts, and at first the parts are the bytes: if
+     * no two adjacent bytes form a token, nothing ever merges. Such pieces (a megabyte of spaces
+     * in r50k_base, combining marks, ...) need no working memory at all. */
+    size_t f = 0;
+    while (f + 1 < n && v->pair2[p[f] | (uint32_t)p[f + 1] << 8] == TKM_RANK_NONE) f++;
+    if (f + 1 >= n) {
+        if (out)
+            for (size_t i = 0; i < n; i++) out[i] = v->byte_ids[p[i]];
+        return n;
+    }
     const size_t nb = (n + BLK - 1) >> BLK_BITS;
     size_t leaves = 1;
     while (leaves < nb) leaves <<= 1;
