@@ -428,8 +428,32 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
 
 /* ---- entry points -------------------------------------------------------------------------- */
 
+/* A long piece on the id path: merged segment by segment between the cuts of vocab.h's inner2[]
+ * (exact, see there); short segments take the array algorithm, and a long piece that cuts into
+ * short segments needs no heap at all. */
+static size_t bpe_long_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
+    size_t total = 0, a = 0;
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && !tkm_bpe_cut_at(v, p, i)) continue;
+        size_t len = i - a, m;
+        uint32_t *o = out ? out + total : NULL;
+        if (len == 1) {
+            if (o) o[0] = v->byte_ids[p[a]];
+            m = 1;
+        } else if (len <= SMALL) {
+            m = bpe_small_ids(v, p + a, len, o);
+        } else {
+            m = bpe_heap_ids(v, p + a, len, o, w);
+            if (m == TKM_BPE_NOMEM) return m;
+        }
+        total += m;
+        a = i;
+    }
+    return total;
+}
+
 static size_t bpe(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
-    if (v->pairs) return n <= SMALL ? bpe_small_ids(v, p, n, out) : bpe_heap_ids(v, p, n, out, w);
+    if (v->pairs) return n <= SMALL ? bpe_small_ids(v, p, n, out) : bpe_long_ids(v, p, n, out, w);
     return n <= SMALL ? bpe_small_bytes(v, p, n, out, NULL) : bpe_heap_bytes(v, p, n, out, NULL, w);
 }
 

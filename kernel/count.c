@@ -217,6 +217,12 @@ static void flush_deferred(const tkm_encoding *e, tkm_work *w, tkm_sink *k) {
     w->n_deferred = 0;
 }
 
+static void defer_piece(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w, tkm_sink *k) {
+    w->deferred[w->n_deferred] = p;
+    w->deferred_len[w->n_deferred] = (uint8_t)len;
+    if (++w->n_deferred == TKM_BPE_BATCH) flush_deferred(e, w, k);
+}
+
 /* A piece that is not one token: BPE. Out of line, so that emit_piece's common case (one token)
  * inlines into the loop without this function's register pressure and stack frame. `stable`: p
  * points into the caller's text (not the repair buffer), so it may be merged later. */
@@ -231,9 +237,25 @@ static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, c
                 k->n += m;
                 return TKM_OK;
             }
-            w->deferred[w->n_deferred] = p;
-            w->deferred_len[w->n_deferred] = (uint8_t)len;
-            if (++w->n_deferred == TKM_BPE_BATCH) flush_deferred(e, w, k);
+            defer_piece(e, p, len, w, k);
+            return TKM_OK;
+        }
+        if (w->defer && stable) { /* long: its segments between BPE cuts (vocab.h), short ones batched */
+            size_t a = 0;
+            for (size_t i = 1; i <= len; i++) {
+                if (i < len && !tkm_bpe_cut_at(e->ranks, p, i)) continue;
+                size_t sl = i - a;
+                if (sl == 1) {
+                    k->n++;
+                } else if (sl <= TKM_BPE_BATCH_MAX) {
+                    defer_piece(e, p + a, sl, w, k);
+                } else {
+                    m = tkm_bpe_count(e->ranks, p + a, sl, &w->bpe);
+                    if (m == TKM_BPE_NOMEM) return TKM_ERR_NO_MEMORY;
+                    k->n += m;
+                }
+                a = i;
+            }
             return TKM_OK;
         }
         m = bpe_count_cached(e, p, len, w);

@@ -78,6 +78,7 @@ typedef struct tkm_ranks {
     uint32_t pairs_mask;     /* pair slot count - 1                                            */
     uint32_t pairs_shift;    /* 64 - log2(pair slot count)                                     */
     uint32_t n_pairs;        /* canonical splits held (tokens of >= 2 bytes that BPE reaches)  */
+    const uint64_t *inner2;  /* 65536 bits: b0 | b1 << 8 occurs inside some token; NULL with pairs */
 } tkm_ranks;
 
 #define TKM_FAST_MAX 12u
@@ -91,6 +92,19 @@ typedef struct tkm_ranks {
  * path is used). Built by vocab_build.c with the bytes path of bpe.c (tkm_bpe_encode_bytes).
  */
 #define TKM_PAIR_ID_LIMIT ((1u << 21) - 1u)
+
+/*
+ * inner2[]: one bit per byte pair, set iff the two bytes occur next to each other inside some
+ * token (o200k_base: 10439 of the 65536 pairs). Where a piece's bytes p[i-1] p[i] are not such a
+ * pair, no part can ever span i (a part is a token or one byte, and would contain them), and no
+ * pair of parts across i is a token, so BPE of the piece is BPE of p[0..i) followed by BPE of
+ * p[i..n): tkm_bpe_cut_at(). Built with pairs[]: emoji floods cut at every code point, and about
+ * one byte in ten of Chinese text is such a cut under o200k_base.
+ */
+static inline int tkm_bpe_cut_at(const tkm_ranks *v, const uint8_t *p, size_t i) {
+    uint32_t b = p[i - 1] | (uint32_t)p[i] << 8;
+    return !((v->inner2[b >> 6] >> (b & 63u)) & 1u);
+}
 #define TKM_PAIR_EMPTY (~(uint64_t)0)
 
 static inline uint64_t tkm_pair_hash(uint64_t key) { return key * 0x9E3779B97F4A7C15ull; }

@@ -14,7 +14,8 @@
  * length in offsets[] and detect duplicate ranks; prefix-sum into offsets; (3) decode the token
  * bytes into rank order; (4) insert ranks 0..n_ranks-1 in ascending order into the slot table;
  * (5) the fast table; (6) pair2; (7) byte ids and the canonical splits (pairs[], see vocab.h),
- * found by running the reference BPE of bpe.c on every token's own bytes.
+ * found by running the reference BPE of bpe.c on every token's own bytes; (8) inner2[], the byte
+ * pairs inside tokens.
  * The result depends only on the file contents, so a table generated on one host (tools/vocabc.c)
  * is identical to one built at run time anywhere.
  */
@@ -194,7 +195,8 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
     uint32_t pshift = 63;
     while (pslots < 2u * (uint64_t)n_multi) pslots <<= 1, pshift--;
     uint64_t pairs_at = fast_at + fslots * 16u + 65536u * 4u + 256u * 4u; /* + pair2 + byte ids */
-    uint64_t need = pairs_at + pslots * 8u;
+    uint64_t inner_at = pairs_at + pslots * 8u;
+    uint64_t need = inner_at + 65536u / 8u;
     if (need > (uint64_t)SIZE_MAX) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
     uint8_t *block = (uint8_t *)alloc(opaque, (size_t)need);
     if (!block) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
@@ -324,6 +326,15 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
             n_pairs++;
         }
         tkm_bpe_work_release(&bw);
+        /* Pass 8: the byte pairs that occur inside tokens. */
+        uint64_t *inner2 = (uint64_t *)(void *)(block + inner_at);
+        for (size_t i = 0; i < 1024u; i++) inner2[i] = 0;
+        for (uint32_t r = 0; r < n_ranks; r++)
+            for (uint32_t i = offsets[r]; i + 1 < offsets[r + 1]; i++) {
+                uint32_t b = bytes[i] | (uint32_t)bytes[i + 1] << 8;
+                inner2[b >> 6] |= (uint64_t)1 << (b & 63u);
+            }
+        v.inner2 = inner2;
         v.byte_ids = byte_ids;
         v.pairs = pairs;
         v.pairs_mask = (uint32_t)(pslots - 1u);

@@ -207,6 +207,17 @@ static void check_compiled(const enc_case *c) {
         cr_assert_eq(tkm_pair_find(v, a, b), t, "%s pair (%u, %u) found", c->file, a, b);
     }
     cr_assert_eq(pused, v->n_pairs);
+    /* inner2: exactly the byte pairs that occur inside some token */
+    cr_assert_not_null(v->inner2, "%s has the inner byte-pair bitmap", c->file);
+    uint64_t *bits = calloc(1024, sizeof *bits);
+    cr_assert_not_null(bits);
+    for (uint32_t r = 0; r < v->n_ranks; r++) {
+        size_t n;
+        const uint8_t *p = tkm_ranks_bytes(v, r, &n);
+        for (size_t i = 0; i + 1 < n; i++) bits[(p[i] | (unsigned)p[i + 1] << 8) >> 6] |= (uint64_t)1 << ((p[i] | (unsigned)p[i + 1] << 8) & 63);
+    }
+    cr_assert(memcmp(bits, v->inner2, 1024 * sizeof *bits) == 0, "%s inner2 bitmap", c->file);
+    free(bits);
     cr_assert_leq(2u * (uint64_t)pused, (uint64_t)v->pairs_mask + 1u, "%s pair load", c->file);
     tkm_bpe_work w = {t_alloc, t_free, NULL, NULL, 0};
     uint32_t reached = 0;
@@ -256,6 +267,7 @@ static void check_runtime_identical(const enc_case *c) {
     cr_assert_eq(rt.n_pairs, v->n_pairs);
     cr_assert(memcmp(rt.byte_ids, v->byte_ids, 256 * 4) == 0, "%s byte ids", c->file);
     cr_assert(memcmp(rt.pairs, v->pairs, ((size_t)v->pairs_mask + 1) * 8) == 0, "%s pair table", c->file);
+    cr_assert(memcmp(rt.inner2, v->inner2, 1024 * 8) == 0, "%s inner2 bitmap", c->file);
     tkm_ranks_destroy(&rt, t_free, &live);
     cr_assert_eq(live, 0);
     cr_assert_null(rt.offsets);

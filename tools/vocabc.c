@@ -244,6 +244,8 @@ static void emit_ranks(const char *name, const char *tiktoken_path, const tkm_ra
         put_words(f, arr, v->byte_ids, 256u, 4);
         snprintf(arr, sizeof arr, "tkm_pairs_%s", name);
         put_words(f, arr, v->pairs, (size_t)v->pairs_mask + 1u, 8);
+        snprintf(arr, sizeof arr, "tkm_inner2_%s", name);
+        put_words(f, arr, v->inner2, 1024u, 8);
     }
     fprintf(f, "const tkm_ranks tkm_ranks_%s = {\n", name);
     fprintf(f, "    tkm_bytes_%s, tkm_offsets_%s.u, tkm_slots_%s.u,\n", name, name, name);
@@ -256,10 +258,10 @@ static void emit_ranks(const char *name, const char *tiktoken_path, const tkm_ra
     else
         fprintf(f, "    NULL, 0u, 64u, tkm_pair2_%s.u,\n", name);
     if (v->pairs)
-        fprintf(f, "    tkm_byte_ids_%s.u, tkm_pairs_%s.u, %luu, %luu, %luu\n", name, name,
-                (unsigned long)v->pairs_mask, (unsigned long)v->pairs_shift, (unsigned long)v->n_pairs);
+        fprintf(f, "    tkm_byte_ids_%s.u, tkm_pairs_%s.u, %luu, %luu, %luu, tkm_inner2_%s.u\n", name, name,
+                (unsigned long)v->pairs_mask, (unsigned long)v->pairs_shift, (unsigned long)v->n_pairs, name);
     else
-        fprintf(f, "    NULL, NULL, 0u, 64u, 0u\n");
+        fprintf(f, "    NULL, NULL, 0u, 64u, 0u, NULL\n");
     fprintf(f, "};\n");
     out_close(&o);
 }
