@@ -62,9 +62,13 @@ static tkm_result make_res(void) {
     return r;
 }
 
-/* A piece no vocabulary holds whole, longer than the BPE's small-piece limit: needs scratch memory. */
-static const char LONG_PIECE[] = "qzxjvkwqpzxjqvkzjxqpwvkzjqxpvwkzqjxvpkwzqjxpvkwzjqxvpkwzqjxvpkwqzjxvpkwzqjxvpkz"
-                                 "xqjvkwpzqxjvkpwzqjxvkpwzqxjvpkwzqjxvkpwzqxjvkpwzqjxvpkwzqjxvkpwqzjxvpkwzqjxvkp";
+/* A piece no vocabulary holds whole, longer than the BPE's small-piece limit and without a BPE
+ * cut (every two adjacent bytes occur together in some token: vocab.h, inner2), so it is merged
+ * whole and needs scratch memory. (A run of rare consonant pairs such as "qzxj..." is cut into
+ * short segments by every vocabulary, and then needs none.) */
+static const char LONG_PIECE[] = "supercalifragilisticexpialidocioussupercalifragilisticexpialidocious"
+                                 "supercalifragilisticexpialidocioussupercalifragilisticexpialidocious"
+                                 "supercalifragilisticexpialidocious";
 
 /* ---- an allocator that counts, refuses on demand and records the largest request -------------- */
 typedef struct probe {
@@ -644,6 +648,33 @@ Test(alloc, every_failure_point) {
     char sp[512];
     int spn = snprintf(sp, sizeof sp, "%s<|endoftext|>%s", LONG_PIECE, LONG_PIECE);
     sweep_failures("cl100k_base", sp, (size_t)spn, TKM_SPECIAL_ALLOW, 1);
+}
+
+/* A long piece that BPE cuts into short segments (vocab.h, inner2) is merged without scratch
+ * memory; one without cuts (LONG_PIECE) needs it. Both counts equal the encode path's. */
+Test(alloc, cut_pieces_need_no_scratch) {
+    static const char cut[] = "qzxjvkwqpzxjqvkzjxqpwvkzjqxpvwkzqjxvpkwzqjxpvkwzjqxvpkwzqjxvpkwqzjxvpkwzqjxvpkz"
+                              "xqjvkwpzqxjvkpwzqjxvkpwzqxjvpkwzqjxvkpwzqxjvkpwzqjxvpkwzqjxvkpwqzjxvpkwzqjxvkp";
+    for (size_t i = 0; i < sizeof FAMILY_ENCS / sizeof FAMILY_ENCS[0]; i++) {
+        tkm_encoding *e = open_enc(FAMILY_ENCS[i]);
+        probe p;
+        memset(&p, 0, sizeof p);
+        tkm_allocator a = {probe_alloc, probe_free, &p};
+        tkm_options o = make_opt(0);
+        o.allocator = &a;
+        tkm_result r = make_res();
+        uint32_t ids[256];
+        size_t n = 0;
+        cr_assert_eq(tkm_count_ex(e, cut, sizeof cut - 1, &o, &r), TKM_OK);
+        cr_assert_eq(p.calls, 0, "%s: %zu allocations for a piece cut into short segments", FAMILY_ENCS[i], p.calls);
+        cr_assert_eq(tkm_encode(e, cut, sizeof cut - 1, NULL, ids, 256, &n), TKM_OK);
+        cr_assert_eq(r.tokens, n, "%s: count %zu, encode %zu", FAMILY_ENCS[i], r.tokens, n);
+        r = make_res();
+        cr_assert_eq(tkm_count_ex(e, LONG_PIECE, sizeof LONG_PIECE - 1, &o, &r), TKM_OK);
+        cr_assert_gt(p.calls, 0, "%s: LONG_PIECE was merged without scratch memory", FAMILY_ENCS[i]);
+        cr_assert_eq(p.live, 0);
+        tkm_encoding_free(e);
+    }
 }
 
 /* The options' allocator also serves the stream's own buffer; after a stream is freed nothing is
