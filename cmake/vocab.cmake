@@ -70,7 +70,7 @@ function(_tkm_vocab_host_tool out_cmd out_dep)
         OUTPUT ${_exe}
         COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/host
         COMMAND ${TKM_HOST_CC} -std=c11 -O2 ${_flags} -I${TKM_ROOT}/kernel -o ${_exe} ${_srcs}
-        DEPENDS ${_srcs} ${TKM_ROOT}/kernel/vocab.h
+        DEPENDS ${_srcs} ${TKM_ROOT}/kernel/vocab.h ${TKM_ROOT}/kernel/bpe.h
         COMMENT "Building host tool vocabc with ${TKM_HOST_CC}"
         VERBATIM)
     set(${out_cmd} ${_exe} PARENT_SCOPE)
