@@ -432,9 +432,9 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
  * (exact, see there); short segments take the array algorithm, and a long piece that cuts into
  * short segments needs no heap at all. */
 static size_t bpe_long_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
-    size_t total = 0, a = 0;
-    for (size_t i = 1; i <= n; i++) {
-        if (i < n && !tkm_bpe_cut_at(v, p, i)) continue;
+    size_t total = 0;
+    for (size_t a = 0, i; a < n; a = i) {
+        i = tkm_bpe_segment_end(v, p, a, n);
         size_t len = i - a, m;
         uint32_t *o = out ? out + total : NULL;
         if (len == 1) {
@@ -447,7 +447,6 @@ static size_t bpe_long_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint3
             if (m == TKM_BPE_NOMEM) return m;
         }
         total += m;
-        a = i;
     }
     return total;
 }

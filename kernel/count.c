@@ -241,9 +241,8 @@ static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, c
             return TKM_OK;
         }
         if (w->defer && stable) { /* long: its segments between BPE cuts (vocab.h), short ones batched */
-            size_t a = 0;
-            for (size_t i = 1; i <= len; i++) {
-                if (i < len && !tkm_bpe_cut_at(e->ranks, p, i)) continue;
+            for (size_t a = 0, i; a < len; a = i) {
+                i = tkm_bpe_segment_end(e->ranks, p, a, len);
                 size_t sl = i - a;
                 if (sl == 1) {
                     k->n++;
@@ -254,7 +253,6 @@ static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, c
                     if (m == TKM_BPE_NOMEM) return TKM_ERR_NO_MEMORY;
                     k->n += m;
                 }
-                a = i;
             }
             return TKM_OK;
         }

@@ -98,12 +98,19 @@ typedef struct tkm_ranks {
  * token (o200k_base: 10439 of the 65536 pairs). Where a piece's bytes p[i-1] p[i] are not such a
  * pair, no part can ever span i (a part is a token or one byte, and would contain them), and no
  * pair of parts across i is a token, so BPE of the piece is BPE of p[0..i) followed by BPE of
- * p[i..n): tkm_bpe_cut_at(). Built with pairs[]: emoji floods cut at every code point, and about
+ * p[i..n): tkm_bpe_cut_at(), tkm_bpe_segment_end(). Built with pairs[]: emoji floods cut at every code point, and about
  * one byte in ten of Chinese text is such a cut under o200k_base.
  */
 static inline int tkm_bpe_cut_at(const tkm_ranks *v, const uint8_t *p, size_t i) {
     uint32_t b = p[i - 1] | (uint32_t)p[i] << 8;
     return !((v->inner2[b >> 6] >> (b & 63u)) & 1u);
+}
+
+/* End of the segment of p[0..n) that starts at a < n: the first cut after a, or n. */
+static inline size_t tkm_bpe_segment_end(const tkm_ranks *v, const uint8_t *p, size_t a, size_t n) {
+    size_t i = a + 1;
+    while (i < n && !tkm_bpe_cut_at(v, p, i)) i++;
+    return i;
 }
 #define TKM_PAIR_EMPTY (~(uint64_t)0)
 
