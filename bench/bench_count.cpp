@@ -142,6 +142,13 @@ std::vector<std::string> native_kernels() {
     return v;
 }
 
+// bytes_per_second and tokens/s of a benchmark whose every iteration counts `bytes` into `tokens`.
+void report_pass(benchmark::State &state, size_t bytes, size_t tokens) {
+    const auto iters = static_cast<double>(state.iterations());
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
+    state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens) * iters, benchmark::Counter::kIsRate);
+}
+
 // ---- count/<encoding>/<set>/<kernel> -------------------------------------------------------
 
 void BM_Count(benchmark::State &state, std::string encoding, std::string set_name, std::string kernel) {
@@ -170,9 +177,7 @@ void BM_Count(benchmark::State &state, std::string encoding, std::string set_nam
         benchmark::DoNotOptimize(total);
         tokens = total;
     }
-    const auto iters = static_cast<double>(state.iterations());
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(set.data.size()));
-    state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens) * iters, benchmark::Counter::kIsRate);
+    report_pass(state, set.data.size(), tokens);
     state.counters["tokens"] = benchmark::Counter(static_cast<double>(tokens));
     state.counters["files"] = benchmark::Counter(static_cast<double>(set.files.size()));
 }
@@ -202,9 +207,7 @@ void BM_Parallel(benchmark::State &state, std::string encoding, std::string set_
         benchmark::DoNotOptimize(r.tokens);
         tokens = r.tokens;
     }
-    const auto iters = static_cast<double>(state.iterations());
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(set.data.size()));
-    state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens) * iters, benchmark::Counter::kIsRate);
+    report_pass(state, set.data.size(), tokens);
     state.counters["threads"] = benchmark::Counter(static_cast<double>(threads));
 }
 
