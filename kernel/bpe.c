@@ -73,7 +73,8 @@ static size_t bpe_small_bytes(const tkm_ranks *v, const uint8_t *p, size_t n, ui
  * result does not depend on the heap's shape). D = 4, the four children of a node in half a
  * cache line, chosen with conditional moves: for the block heaps of the id path (cache-resident),
  * cachegrind on 1 MiB of one letter gave D=4 13% fewer instructions and 40% fewer mispredicted
- * branches than D=8 (and 8% / 11% fewer than D=2); 8 MiB took 1.63 s instead of 2.05 s. (D = 8
+ * branches than D=8 (and 8% / 11% fewer than D=2); tkm_bpe_count of 8 MiB took 1.63 s of user
+ * time instead of 2.05 s (a one-off timing program, not in the tree). (D = 8
  * was chosen when one heap spanned the whole piece, far beyond the caches, and a level cost a
  * miss.) */
 #define HEAP_D 4
@@ -214,7 +215,9 @@ static size_t bpe_small_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint
  * four arrays cost four). A block heap that fills up drops its stale entries (a block has at most
  * BLK live ones, one per part start). The block being popped is kept out of the tree until
  * another block's minimum is lower (see the loop), which halved the instructions spent on the tree
- * and the time on 8 MiB of one letter (1.63 s -> 0.8-0.9 s).
+ * and the time on 8 MiB of one letter (same one-off program: 1.63 s -> 0.8-0.9 s; in
+ * bench/tkm_worst, o200k_base `letter` at 8 MiB went from 4.7 to 8-11 MB/s over this session's
+ * merge changes).
  */
 #ifndef TKM_BPE_BLK_BITS /* tests/bpe_tiny_blocks.c builds a copy with tiny blocks */
 #define TKM_BPE_BLK_BITS 12
