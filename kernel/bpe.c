@@ -26,8 +26,10 @@
  *   final lookup. The bytes path stays: it builds the split table (tkm_bpe_split) and is what a
  *   vocabulary without a pair table uses; tests/test_bpe.c checks that both agree.
  * Memory for a long piece: bytes path 12 bytes per byte of piece for the lists plus up to 24 for
- * the heap (each merge pushes at most two entries); id path 16 for the parts plus 16 for the block
- * heaps (see below), at least one 64 KiB block.
+ * the heap (each merge pushes at most two entries); id path 16 for the parts plus 10 for the block
+ * heaps (see below), at least one 40 KiB block, for a segment of up to WIN_LEN bytes; longer
+ * segments are merged in windows (see there) in about 2 MiB whatever their length - unless a
+ * window junction fails its check, when the segment takes the one-heap merge after all.
  */
 #include "bpe.h"
 
@@ -261,24 +263,32 @@ static void block_push(uint64_t *h, uint32_t *len, const bpe_part *pt, uint64_t 
     *len = (uint32_t)l;
 }
 
-static size_t bpe_heap_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
-    if (n >= 0x7FFFFFFFu) return TKM_BPE_NOMEM; /* positions are 32-bit; callers cap pieces */
-    /* Every merge starts from a pair of adjacent parts, and at first the parts are the bytes: if
-     * no two adjacent bytes form a token, nothing ever merges. Such pieces (a megabyte of spaces
-     * in r50k_base, combining marks, ...) need no working memory at all. */
+/* Every merge starts from a pair of adjacent parts, and at first the parts are the bytes: if no
+ * two adjacent bytes form a token, nothing ever merges. Such pieces (a megabyte of spaces in
+ * r50k_base, combining marks, ...) need no working memory at all: their tokens are the bytes. */
+static int no_byte_pair(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out) {
     size_t f = 0;
     while (f + 1 < n && v->pair2[p[f] | (uint32_t)p[f + 1] << 8] == TKM_RANK_NONE) f++;
-    if (f + 1 >= n) {
-        if (out)
-            for (size_t i = 0; i < n; i++) out[i] = v->byte_ids[p[i]];
-        return n;
-    }
+    if (f + 1 < n) return 0;
+    if (out)
+        for (size_t i = 0; i < n; i++) out[i] = v->byte_ids[p[i]];
+    return 1;
+}
+
+/* Working memory of bpe_heap_ids_in for a piece of n bytes. */
+static size_t heap_ids_size(size_t n) {
     const size_t nb = (n + BLK - 1) >> BLK_BITS;
     size_t leaves = 1;
     while (leaves < nb) leaves <<= 1;
-    uint8_t *mem = (uint8_t *)work_get(w, 2 * leaves * sizeof(uint64_t) + nb * BLK_CAP * sizeof(uint64_t) +
-                                              (n + 1) * sizeof(bpe_part) + nb * sizeof(uint32_t));
-    if (!mem) return TKM_BPE_NOMEM;
+    return 2 * leaves * sizeof(uint64_t) + nb * BLK_CAP * sizeof(uint64_t) + (n + 1) * sizeof(bpe_part) +
+           nb * sizeof(uint32_t);
+}
+
+/* The block-heap merge of p[0..n), 2 <= n < 2^31, in mem[0..heap_ids_size(n)) (8-byte aligned). */
+static size_t bpe_heap_ids_in(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, uint8_t *mem) {
+    const size_t nb = (n + BLK - 1) >> BLK_BITS;
+    size_t leaves = 1;
+    while (leaves < nb) leaves <<= 1;
     uint64_t *tree = (uint64_t *)mem;
     uint64_t *heaps = tree + 2 * leaves;
     bpe_part *pt = (bpe_part *)(void *)(heaps + nb * BLK_CAP);
@@ -345,6 +355,13 @@ static size_t bpe_heap_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint3
         for (size_t i = 0; i < n; i = pt[i].nxt) out[o++] = pt[i].id;
     }
     return parts;
+}
+
+static size_t bpe_heap_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
+    if (n >= 0x7FFFFFFFu) return TKM_BPE_NOMEM; /* positions are 32-bit; callers cap pieces */
+    if (no_byte_pair(v, p, n, out)) return n;
+    uint8_t *mem = (uint8_t *)work_get(w, heap_ids_size(n));
+    return mem ? bpe_heap_ids_in(v, p, n, out, mem) : TKM_BPE_NOMEM;
 }
 
 /*
@@ -429,6 +446,100 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
     }
 }
 
+/*
+ * Windows: a segment longer than WIN_LEN is merged WIN_LEN bytes at a time and the windows' tokens
+ * are stitched together; exact, by this property of BPE (tiktoken's, as defined in bpe.h):
+ *
+ *   Call adjacent tokens (a, b) a standing pair if BPE of bytes(a) bytes(b) is exactly [a, b].
+ *   (1) Every adjacent pair of BPE(S) stands, for any S.
+ *   (2) If tokens u1..uk spell S, each is BPE's result on its own bytes, and every adjacent pair
+ *       stands, then BPE(S) = u1..uk.
+ * Both by the argument used for pairs[] above: while no merge crosses the edges of a span, the
+ * merges inside it are exactly those of BPE run on the span's bytes alone (a merge is the global
+ * leftmost lowest, hence the leftmost lowest inside; inside pairs change only by inside merges).
+ * (1): the span of a and b in BPE(S). (2): let the first merge of BPE(S) that crosses a boundary
+ * of u1..uk cross the one between ui and ui+1; until then nothing crossed the edges of the span
+ * ui ui+1, so BPE of its bytes alone would make that merge too, and (ui, ui+1) would not stand;
+ * so no merge ever crosses, and each ui's span ends as BPE(bytes(ui)) = [ui].
+ * So: merge the window p[pos .. pos + WIN_LEN), keep its tokens up to the first boundary at or
+ * past WIN (a run inside one BPE result: every pair stands by (1), and every token is a BPE
+ * result), start the next window there, and check the one new pair at the junction with a BPE of
+ * at most 2 * max_len bytes. If every junction stands, the kept tokens are BPE of the segment by
+ * (2) - whatever the windows' own edges did. A junction that does not stand (the window's end was
+ * too close to change the tokens at the junction: the overlap WIN_OVER is 8 times the longest
+ * token of the built-in vocabularies) sends the segment to the one-heap merge, which is exact
+ * anyway, so the windows are a shortcut whose every use is proven, never a guess.
+ * Why: a merge of megabytes in one heap sweeps the whole piece once per rank level (one letter:
+ * "aa", then "aaaa", ...) over 26 bytes of state per byte of piece; past the last-level cache
+ * (32 MiB here: 1 MiB of piece fits, 8 MiB does not) every sweep runs at memory speed, so 8 MiB
+ * cost 8-11x 1 MiB (bench/tkm_worst failed its ratio check in every full run). With windows the
+ * time is linear in the piece and the memory a constant (about 2 MiB) instead of 26 bytes per
+ * byte. Window size, measured on one letter repeated (tkm_bpe_count per byte, and tkm_worst
+ * -k letter -k letters_cycle -k cjk): 9 KiB windows (L2-sized) were 20-30% slower than one heap
+ * over 1 MiB (115-125 against 95 ns per byte; the block heaps are cheaper per byte on longer
+ * pieces, for reasons the profile did not show); 64 KiB windows match one heap over 1 MiB on
+ * `letter` and `cjk` and beat it on `letters_cycle` (7.0-7.2 MB/s against 5.3-6.1); 128 KiB gave
+ * no more. The overlap (1 KiB, 8 longest tokens) costs 1.6% of the work.
+ */
+#ifndef TKM_BPE_WIN /* tests/bpe_tiny_blocks.c builds a copy with tiny windows */
+#define TKM_BPE_WIN 65536u
+#endif
+#ifndef TKM_BPE_WIN_OVER
+#define TKM_BPE_WIN_OVER 1024u
+#endif
+#define WIN_LEN (TKM_BPE_WIN + TKM_BPE_WIN_OVER)
+
+/* 1 iff (a, b) stands: BPE of bytes(a) bytes(b) is [a, b]. buf: 2 * max_len bytes; ids: as many
+ * words; mem: heap_ids_size(2 * max_len). */
+static int pair_stands(const tkm_ranks *v, uint32_t a, uint32_t b, uint8_t *buf, uint32_t *ids, uint8_t *mem) {
+    size_t la, lb;
+    const uint8_t *pa = tkm_ranks_bytes(v, a, &la), *pb = tkm_ranks_bytes(v, b, &lb);
+    memcpy(buf, pa, la);
+    memcpy(buf + la, pb, lb);
+    const size_t n = la + lb;
+    const size_t m = n <= SMALL ? bpe_small_ids(v, buf, n, ids) : bpe_heap_ids_in(v, buf, n, ids, mem);
+    return m == 2 && ids[0] == a && ids[1] == b;
+}
+
+static size_t bpe_windows_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
+    if (n >= 0x7FFFFFFFu) return TKM_BPE_NOMEM; /* as bpe_heap_ids */
+    if (no_byte_pair(v, p, n, out)) return n;
+    const size_t pl = 2 * (size_t)v->max_len;
+    const size_t hs = (heap_ids_size(WIN_LEN > pl ? WIN_LEN : pl) + 7u) & ~(size_t)7u;
+    uint8_t *mem = (uint8_t *)work_get(w, hs + (WIN_LEN + pl) * sizeof(uint32_t) + pl);
+    if (!mem) return TKM_BPE_NOMEM;
+    uint32_t *win = (uint32_t *)(void *)(mem + hs), *ids = win + WIN_LEN;
+    uint8_t *buf = (uint8_t *)(ids + pl);
+    size_t total = 0, pos = 0;
+    uint32_t prev = TKM_RANK_NONE;
+    while (pos < n) {
+        const int last = n - pos <= WIN_LEN;
+        const size_t len = last ? n - pos : WIN_LEN;
+        size_t m = 1;
+        if (len == 1)
+            win[0] = v->byte_ids[p[pos]];
+        else
+            m = bpe_heap_ids_in(v, p + pos, len, win, mem);
+        if (prev != TKM_RANK_NONE && !pair_stands(v, prev, win[0], buf, ids, mem)) {
+#ifdef TKM_BPE_ON_RESTART
+            TKM_BPE_ON_RESTART;
+#endif
+            return bpe_heap_ids(v, p, n, out, w);
+        }
+        size_t k = m, adv = len;
+        if (!last) /* keep the tokens up to the first boundary at or past WIN (there is one: len > WIN) */
+            for (k = 0, adv = 0; adv < TKM_BPE_WIN; k++) adv += v->offsets[win[k] + 1] - v->offsets[win[k]];
+        if (out) memcpy(out + total, win, k * sizeof *win);
+        total += k;
+        prev = win[k - 1];
+        pos += adv;
+#ifdef TKM_BPE_ON_WINDOW
+        TKM_BPE_ON_WINDOW;
+#endif
+    }
+    return total;
+}
+
 /* ---- entry points -------------------------------------------------------------------------- */
 
 /* A long piece on the id path: merged segment by segment between the cuts of vocab.h's inner2[]
@@ -446,7 +557,7 @@ static size_t bpe_long_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint3
         } else if (len <= SMALL) {
             m = bpe_small_ids(v, p + a, len, o);
         } else {
-            m = bpe_heap_ids(v, p + a, len, o, w);
+            m = len > WIN_LEN ? bpe_windows_ids(v, p + a, len, o, w) : bpe_heap_ids(v, p + a, len, o, w);
             if (m == TKM_BPE_NOMEM) return m;
         }
         total += m;

@@ -339,10 +339,12 @@ Test(bpe, random_byte_pieces, .timeout = 120) {
     batch_finish("random byte pieces");
 }
 
-/* The long-piece merge with 8-position blocks (tests/bpe_tiny_blocks.c): pieces of 65..2000 bytes
- * span up to 250 block heaps, which fill with stale entries and are compacted. */
-extern size_t tkm_bpe_tiny_compactions;
+/* The long-piece merge with 8-position blocks and 40-byte windows (tests/bpe_tiny_blocks.c):
+ * pieces of 65..2000 bytes span up to 250 block heaps, which fill with stale entries and are
+ * compacted, and are stitched from up to 80 windows. */
+extern size_t tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_restarts;
 size_t tkm_bpe_tiny_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w);
+size_t tkm_bpe_tiny_count(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_work *w);
 void tkm_bpe_tiny_work_release(tkm_bpe_work *w);
 
 Test(bpe, tiny_blocks, .timeout = 120) {
@@ -369,10 +371,12 @@ Test(bpe, tiny_blocks, .timeout = 120) {
             }
             size_t k = oracle_bpe(e->ranks, buf, n, want);
             size_t kg = tkm_bpe_tiny_encode(e->ranks, buf, n, got, &w);
+            size_t kc = tkm_bpe_tiny_count(e->ranks, buf, n, &w);
             checked++;
-            if (kg != k || memcmp(got, want, k * sizeof *got) != 0) {
-                if (fails++ < 5) fprintf(stderr, "tiny blocks: %s piece #%d of %zu bytes: %zu tokens, reference %zu\n",
-                                         e->name, t, n, kg, k);
+            if (kg != k || kc != k || memcmp(got, want, k * sizeof *got) != 0) {
+                if (fails++ < 5)
+                    fprintf(stderr, "tiny blocks: %s piece #%d of %zu bytes: %zu tokens (count %zu), reference %zu\n",
+                            e->name, t, n, kg, kc, k);
             }
         }
     }
@@ -380,9 +384,12 @@ Test(bpe, tiny_blocks, .timeout = 120) {
     free(buf);
     free(want);
     free(got);
-    fprintf(stderr, "tiny blocks: %zu pieces, %zu block-heap compactions\n", checked, tkm_bpe_tiny_compactions);
-    cr_assert_eq(fails, 0, "%zu pieces merge differently with 8-position blocks", fails);
+    fprintf(stderr, "tiny blocks: %zu pieces, %zu block-heap compactions, %zu windows, %zu junctions that did not stand\n",
+            checked, tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_restarts);
+    cr_assert_eq(fails, 0, "%zu pieces merge differently with 8-position blocks and 40-byte windows", fails);
     cr_assert_gt(tkm_bpe_tiny_compactions, 0u, "the compaction of a full block heap was not exercised");
+    cr_assert_gt(tkm_bpe_tiny_windows, 10 * checked, "the window stitching was not exercised");
+    cr_assert_gt(tkm_bpe_tiny_restarts, 0u, "no junction failed to stand: the one-heap fallback was not exercised");
 }
 
 /* The two reference algorithms agree where the round-based one applies. */
