@@ -501,6 +501,17 @@ static int pair_stands(const tkm_ranks *v, uint32_t a, uint32_t b, uint8_t *buf,
     return m == 2 && ids[0] == a && ids[1] == b;
 }
 
+/* A full window merged before in this segment: where it starts, its kept tokens (k of them,
+ * spanning adv bytes, written at out + at), the first and the last kept. */
+typedef struct win_memo {
+    size_t pos, k, adv, at;
+    uint32_t first, last;
+} win_memo;
+#ifndef TKM_BPE_WIN_MEMO
+#define TKM_BPE_WIN_MEMO 32u
+#endif
+#define WIN_MEMO TKM_BPE_WIN_MEMO
+
 static size_t bpe_windows_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
     if (n >= 0x7FFFFFFFu) return TKM_BPE_NOMEM; /* as bpe_heap_ids */
     if (no_byte_pair(v, p, n, out)) return n;
@@ -510,28 +521,48 @@ static size_t bpe_windows_ids(const tkm_ranks *v, const uint8_t *p, size_t n, ui
     if (!mem) return TKM_BPE_NOMEM;
     uint32_t *win = (uint32_t *)(void *)(mem + hs), *ids = win + WIN_LEN;
     uint8_t *buf = (uint8_t *)(ids + pl);
-    size_t total = 0, pos = 0;
+    size_t total = 0, pos = 0, n_memo = 0, memo_next = 0;
     uint32_t prev = TKM_RANK_NONE;
+    win_memo memo[WIN_MEMO];
     while (pos < n) {
         const int last = n - pos <= WIN_LEN;
         const size_t len = last ? n - pos : WIN_LEN;
-        size_t m = 1;
-        if (len == 1)
-            win[0] = v->byte_ids[p[pos]];
-        else
-            m = bpe_heap_ids_in(v, p + pos, len, win, mem);
-        if (prev != TKM_RANK_NONE && !pair_stands(v, prev, win[0], buf, ids, mem)) {
+        const win_memo *hit = NULL;
+        if (!last) /* a full window with the same bytes as an earlier one has the same tokens */
+            for (size_t j = 0; j < n_memo && !hit; j++)
+                if (memcmp(p + memo[j].pos, p + pos, WIN_LEN) == 0) hit = &memo[j];
+        size_t m = 1, k = 0, adv = 0;
+        uint32_t first, kept_last;
+        if (hit) {
+#ifdef TKM_BPE_ON_MEMO
+            TKM_BPE_ON_MEMO;
+#endif
+            k = hit->k, adv = hit->adv, first = hit->first, kept_last = hit->last;
+        } else {
+            if (len == 1)
+                win[0] = v->byte_ids[p[pos]];
+            else
+                m = bpe_heap_ids_in(v, p + pos, len, win, mem);
+            k = m, adv = len;
+            if (!last) /* keep the tokens up to the first boundary at or past WIN (there is one: len > WIN) */
+                for (k = 0, adv = 0; adv < TKM_BPE_WIN; k++) adv += v->offsets[win[k] + 1] - v->offsets[win[k]];
+            first = win[0], kept_last = win[k - 1];
+        }
+        if (prev != TKM_RANK_NONE && !pair_stands(v, prev, first, buf, ids, mem)) {
 #ifdef TKM_BPE_ON_RESTART
             TKM_BPE_ON_RESTART;
 #endif
             return bpe_heap_ids(v, p, n, out, w);
         }
-        size_t k = m, adv = len;
-        if (!last) /* keep the tokens up to the first boundary at or past WIN (there is one: len > WIN) */
-            for (k = 0, adv = 0; adv < TKM_BPE_WIN; k++) adv += v->offsets[win[k] + 1] - v->offsets[win[k]];
-        if (out) memcpy(out + total, win, k * sizeof *win);
+        if (!hit && !last) { /* remember it, oldest out first */
+            win_memo *e = &memo[memo_next];
+            memo_next = (memo_next + 1) % WIN_MEMO;
+            if (n_memo < WIN_MEMO) n_memo++;
+            e->pos = pos, e->k = k, e->adv = adv, e->at = total, e->first = first, e->last = kept_last;
+        }
+        if (out) memcpy(out + total, hit ? out + hit->at : win, k * sizeof *win); /* hit->at + k <= total */
         total += k;
-        prev = win[k - 1];
+        prev = kept_last;
         pos += adv;
 #ifdef TKM_BPE_ON_WINDOW
         TKM_BPE_ON_WINDOW;

@@ -342,7 +342,7 @@ Test(bpe, random_byte_pieces, .timeout = 120) {
 /* The long-piece merge with 8-position blocks and 40-byte windows (tests/bpe_tiny_blocks.c):
  * pieces of 65..2000 bytes span up to 250 block heaps, which fill with stale entries and are
  * compacted, and are stitched from up to 80 windows. */
-extern size_t tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_restarts;
+extern size_t tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_restarts, tkm_bpe_tiny_memo_hits;
 size_t tkm_bpe_tiny_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w);
 size_t tkm_bpe_tiny_count(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_work *w);
 void tkm_bpe_tiny_work_release(tkm_bpe_work *w);
@@ -384,12 +384,14 @@ Test(bpe, tiny_blocks, .timeout = 120) {
     free(buf);
     free(want);
     free(got);
-    fprintf(stderr, "tiny blocks: %zu pieces, %zu block-heap compactions, %zu windows, %zu junctions that did not stand\n",
-            checked, tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_restarts);
+    fprintf(stderr, "tiny blocks: %zu pieces, %zu block-heap compactions, %zu windows (%zu reused), %zu junctions that did not stand\n",
+            checked, tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_memo_hits, tkm_bpe_tiny_restarts);
     cr_assert_eq(fails, 0, "%zu pieces merge differently with 8-position blocks and 40-byte windows", fails);
     cr_assert_gt(tkm_bpe_tiny_compactions, 0u, "the compaction of a full block heap was not exercised");
     cr_assert_gt(tkm_bpe_tiny_windows, 10 * checked, "the window stitching was not exercised");
     cr_assert_gt(tkm_bpe_tiny_restarts, 0u, "no junction failed to stand: the one-heap fallback was not exercised");
+    cr_assert_gt(tkm_bpe_tiny_memo_hits, 0u, "no window was reused");
+    cr_assert_lt(tkm_bpe_tiny_memo_hits, tkm_bpe_tiny_windows, "every window was reused");
 }
 
 /* The two reference algorithms agree where the round-based one applies. */
