@@ -480,6 +480,15 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
  * pieces, for reasons the profile did not show); 64 KiB windows match one heap over 1 MiB on
  * `letter` and `cjk` and beat it on `letters_cycle` (7.0-7.2 MB/s against 5.3-6.1); 128 KiB gave
  * no more. The overlap (1 KiB, 8 longest tokens) costs 1.6% of the work.
+ * Repeated windows: a full window whose bytes equal those of one of the last WIN_MEMO full windows
+ * of the segment has that window's tokens (same bytes, same BPE: a memo, not a guess), so its
+ * merge is skipped and its ids are copied from the output. Floods of one unit (a letter, spaces,
+ * U+FFFD from invalid bytes, a-z cycled: its window starts take at most 26 phases) repeat after
+ * one or a few windows. The cost without a hit is at most WIN_MEMO memcmp calls of WIN_LEN bytes
+ * per window - 32 bytes compared per byte of piece even when an adversary makes every comparison
+ * run to the end, against about 100 ns per byte for a merge. Measured (bench/tkm_worst -n 3,
+ * o200k_base): `letter` 7.8 -> 53-58 MB/s at 1 MiB (the first window is still merged) and 7.7 ->
+ * 171-265 MB/s at 8 MiB; `invalid_ff` 4.5 -> 77-81 and 5.0 -> 107-129; `random` unchanged (11-12).
  */
 #ifndef TKM_BPE_WIN /* tests/bpe_tiny_blocks.c builds a copy with tiny windows */
 #define TKM_BPE_WIN 65536u
