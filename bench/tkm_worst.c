@@ -4,7 +4,7 @@
  * gives ~8, n log n a little more; the check fails (exit 1) if any ratio exceeds 10.
  *
  * usage: tkm_worst [-n RUNS] [-e ENCODING]... [-k KIND]...
- * Public API only. Timings are the best of RUNS rounds (default 3), or of as many as fill 0.25 s
+ * Public API only. Timings are the best of RUNS rounds (default 3), or of as many as fill 1 s
  * at 1 MiB if that is more; a round times 8 calls on 1 MiB as one span, then 1 call on 8 MiB, so
  * the two sides do equal work in equal spans and alternate (see best_times). On a quiet machine:
  * never used by tests.
@@ -110,19 +110,23 @@ static double one_pass(const tkm_encoding *e, const unsigned char *b, size_t n, 
 /* Best times of the two sizes, *t1 (small, per call) and *t8 (big), measured in alternation: each
  * round times big / small consecutive calls on the small text as one span, then one call on the
  * big text, for at least `runs` rounds and more (up to 1000) until the small spans add up to
- * 0.25 s. Both spans do the same amount of work and take the same time, and they alternate, so
+ * 1 s. Both spans do the same amount of work and take the same time, and they alternate, so
  * both sides sample a drifting host alike. Why (measured here, where the hypervisor steals up to
  * half the CPU for seconds at a time): with the best single 1 MiB call against the best 8 MiB
  * call, taken seconds apart, plainly linear kinds (`marks`, `invalid_trunc`, `alt_a1`) came out
  * at 4.3-11.9 from one run to the next - a 15 ms call can fall in a quiet gap that a 120 ms call
- * cannot, which biases the ratio up, and a slow stretch under one side alone moved it either way. */
+ * cannot, which biases the ratio up, and a slow stretch under one side alone moved it either way.
+ * 1 s rather than 0.25 s: the host's speed also drifts within a run (cl100k `alt_a_space` at
+ * 171-325 MB/s in three runs a minute apart), and fast kinds, counted in a few milliseconds,
+ * need more rounds for both sides to meet a quiet stretch (at 0.25 s, 2 of 57 linear kinds came
+ * out at 10.05 and 11.23 in one full run). */
 static void best_times(const tkm_encoding *e, const unsigned char *b, size_t small, size_t big, uint32_t flags,
                        int runs, size_t *tokens_small, double *t1, double *t8) {
     const size_t calls = big / small;
     double spent = 0;
     size_t tokens_big;
     *t1 = *t8 = 1e30;
-    for (int r = 0; r < runs || (spent < 0.25 && r < 1000); r++) {
+    for (int r = 0; r < runs || (spent < 1.0 && r < 1000); r++) {
         double t = 0;
         for (size_t c = 0; c < calls; c++) t += one_pass(e, b, small, flags, tokens_small);
         spent += t;
