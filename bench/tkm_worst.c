@@ -4,10 +4,10 @@
  * gives ~8, n log n a little more; the check fails (exit 1) if any ratio exceeds 10.
  *
  * usage: tkm_worst [-n RUNS] [-e ENCODING]... [-k KIND]...
- * Public API only. Timings are the best of RUNS rounds (default 3), or of as many as fill 1 s
- * at 1 MiB if that is more; a round times 8 calls on 1 MiB as one span, then 1 call on 8 MiB, so
- * the two sides do equal work in equal spans and alternate (see best_times). On a quiet machine:
- * never used by tests.
+ * Public API only. RUNS rounds (default 3), or as many as fill 1 s at 1 MiB if that is more; a
+ * round times 8 calls on 1 MiB as one span and 1 call on 8 MiB as another, so the two sides do
+ * equal work in equal spans, side by side. MB/s: the best spans; ratio: the median over rounds of
+ * each round's own ratio (see measure). On a quiet machine: never used by tests.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -107,33 +107,51 @@ static double one_pass(const tkm_encoding *e, const unsigned char *b, size_t n, 
     return t;
 }
 
-/* Best times of the two sizes, *t1 (small, per call) and *t8 (big), measured in alternation: each
- * round times big / small consecutive calls on the small text as one span, then one call on the
- * big text, for at least `runs` rounds and more (up to 1000) until the small spans add up to
- * 1 s. Both spans do the same amount of work and take the same time, and they alternate, so
- * both sides sample a drifting host alike. Why (measured here, where the hypervisor steals up to
- * half the CPU for seconds at a time): with the best single 1 MiB call against the best 8 MiB
- * call, taken seconds apart, plainly linear kinds (`marks`, `invalid_trunc`, `alt_a1`) came out
- * at 4.3-11.9 from one run to the next - a 15 ms call can fall in a quiet gap that a 120 ms call
- * cannot, which biases the ratio up, and a slow stretch under one side alone moved it either way.
- * 1 s rather than 0.25 s: the host's speed also drifts within a run (cl100k `alt_a_space` at
- * 171-325 MB/s in three runs a minute apart), and fast kinds, counted in a few milliseconds,
- * need more rounds for both sides to meet a quiet stretch (at 0.25 s, 2 of 57 linear kinds came
- * out at 10.05 and 11.23 in one full run). */
-static void best_times(const tkm_encoding *e, const unsigned char *b, size_t small, size_t big, uint32_t flags,
-                       int runs, size_t *tokens_small, double *t1, double *t8) {
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+#define MAX_ROUNDS 1000
+
+/* Measures both sizes in rounds: a round times big / small consecutive calls on the small text as
+ * one span and one call on the big text as another (the two in turn first), for at least `runs`
+ * rounds and more (up to MAX_ROUNDS) until the small spans add up to 1 s. *t1 (per small call)
+ * and *t8 are the best spans, for the MB/s columns; the ratio returned is the median over the
+ * rounds of each round's own big span / small call time. Why (measured here, where the hypervisor
+ * steals up to half the CPU for seconds at a time, and the host's speed drifts: cl100k
+ * `alt_a_space` at 171-325 MB/s in three runs a minute apart):
+ *  - the best single 1 MiB call against the best 8 MiB call, taken seconds apart, gave plainly
+ *    linear kinds (`marks`, `invalid_trunc`, `alt_a1`) 4.3-11.9 from one run to the next: a 15 ms
+ *    call can fall in a quiet gap that a 120 ms call cannot, and a slow stretch under one side
+ *    alone moved the ratio either way;
+ *  - equal spans in alternation, best against best, still gave 10.05-11.23 on 1-2 linear kinds per
+ *    full run (cachegrind: 8.0x the instructions for `invalid_trunc`), since each side's best can
+ *    come from a different stretch;
+ *  - the two spans of one round see the same stretch, so their ratio is what the host's drift
+ *    leaves least room for, and the median over rounds drops the rounds a drift did cut through.
+ * Superlinear work shows in every round, so the median hides none of it. */
+static double measure(const tkm_encoding *e, const unsigned char *b, size_t small, size_t big, uint32_t flags,
+                      int runs, size_t *tokens_small, double *t1, double *t8) {
+    static double ratios[MAX_ROUNDS];
     const size_t calls = big / small;
     double spent = 0;
     size_t tokens_big;
+    int r;
     *t1 = *t8 = 1e30;
-    for (int r = 0; r < runs || (spent < 1.0 && r < 1000); r++) {
-        double t = 0;
-        for (size_t c = 0; c < calls; c++) t += one_pass(e, b, small, flags, tokens_small);
-        spent += t;
-        if (t / (double)calls < *t1) *t1 = t / (double)calls;
-        t = one_pass(e, b, big, flags, &tokens_big);
-        if (t < *t8) *t8 = t;
+    for (r = 0; r < MAX_ROUNDS && (r < runs || spent < 1.0); r++) {
+        double ts = 0, tb = 0;
+        if (r & 1) tb = one_pass(e, b, big, flags, &tokens_big);
+        for (size_t c = 0; c < calls; c++) ts += one_pass(e, b, small, flags, tokens_small);
+        if (!(r & 1)) tb = one_pass(e, b, big, flags, &tokens_big);
+        spent += ts;
+        ts /= (double)calls;
+        if (ts < *t1) *t1 = ts;
+        if (tb < *t8) *t8 = tb;
+        ratios[r] = tb / ts;
     }
+    qsort(ratios, (size_t)r, sizeof ratios[0], cmp_double);
+    return r % 2 ? ratios[r / 2] : (ratios[r / 2 - 1] + ratios[r / 2]) / 2;
 }
 
 int main(int argc, char **argv) {
@@ -161,7 +179,7 @@ int main(int argc, char **argv) {
     unsigned char *b = malloc(big);
     if (!b) return 2;
     int failed = 0;
-    printf("| encoding | kind | tokens (1 MiB) | MB/s at 1 MiB | MB/s at 8 MiB | time(8 MiB)/time(1 MiB) | |\n");
+    printf("| encoding | kind | tokens (1 MiB) | MB/s at 1 MiB | MB/s at 8 MiB | time(8 MiB)/time(1 MiB), median of rounds | |\n");
     printf("|---|---|---:|---:|---:|---:|---|\n");
     for (size_t ei = 0; ei < n_encs; ei++) {
         tkm_encoding *e = NULL;
@@ -174,10 +192,9 @@ int main(int argc, char **argv) {
             for (size_t j = 0; j < n_only; j++) want |= strcmp(only[j], kinds[k].name) == 0;
             if (!want) continue;
             kinds[k].fill(b, big);
-            size_t t1n;
-            double t1, t8; /* best of as many passes on each side, taken in alternation */
-            best_times(e, b, small, big, kinds[k].flags, runs, &t1n, &t1, &t8);
-            double ratio = t8 / t1;
+            size_t t1n = 0;
+            double t1, t8; /* the best spans of each side */
+            double ratio = measure(e, b, small, big, kinds[k].flags, runs, &t1n, &t1, &t8);
             int bad = ratio > 10.0;
             failed |= bad;
             printf("| %s | %s | %zu | %.1f | %.1f | %.2f | %s |\n", encs[ei], kinds[k].name, t1n, small / t1 / 1e6,
