@@ -23,7 +23,9 @@ typedef struct tkm_bpe_work {
 #define TKM_BPE_NOMEM ((size_t)-1)
 
 /* Tokens in piece p[0..n), n >= 1, not looked up whole. Returns TKM_BPE_NOMEM if scratch memory
- * could not be had. Worst case O(n log n) time, O(n) memory. */
+ * could not be had. With v->pairs: O(n) time and memory bounded by a constant (about 2 MiB;
+ * segments of more than 65 KiB are merged in windows, see bpe.c), unless a window junction fails
+ * its check: then O(n log n) time and O(n) memory for that segment. Without: O(n log n), O(n). */
 size_t tkm_bpe_count(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_work *w);
 
 /* Same, writing the ranks of the tokens to out[0..n) (n is an upper bound on the tokens). */
