@@ -585,24 +585,29 @@ static size_t bpe_windows_ids(const tkm_ranks *v, const uint8_t *p, size_t n, ui
 /* A long piece on the id path: merged segment by segment between the cuts of vocab.h's inner2[]
  * (exact, see there); short segments take the array algorithm, and a long piece that cuts into
  * short segments needs no heap at all. */
+/* One segment p[0..n) with no cut inside, n >= 1, on the id path. */
+static size_t bpe_segment_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
+    if (n == 1) {
+        if (out) out[0] = v->byte_ids[p[0]];
+        return 1;
+    }
+    if (n <= SMALL) return bpe_small_ids(v, p, n, out);
+    return n > WIN_LEN ? bpe_windows_ids(v, p, n, out, w) : bpe_heap_ids(v, p, n, out, w);
+}
+
 static size_t bpe_long_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
     size_t total = 0;
     for (size_t a = 0, i; a < n; a = i) {
         i = tkm_bpe_segment_end(v, p, a, n);
-        size_t len = i - a, m;
-        uint32_t *o = out ? out + total : NULL;
-        if (len == 1) {
-            if (o) o[0] = v->byte_ids[p[a]];
-            m = 1;
-        } else if (len <= SMALL) {
-            m = bpe_small_ids(v, p + a, len, o);
-        } else {
-            m = len > WIN_LEN ? bpe_windows_ids(v, p + a, len, o, w) : bpe_heap_ids(v, p + a, len, o, w);
-            if (m == TKM_BPE_NOMEM) return m;
-        }
+        size_t m = bpe_segment_ids(v, p + a, i - a, out ? out + total : NULL, w);
+        if (m == TKM_BPE_NOMEM) return m;
         total += m;
     }
     return total;
+}
+
+size_t tkm_bpe_count_segment(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_work *w) {
+    return bpe_segment_ids(v, p, n, NULL, w);
 }
 
 static size_t bpe(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {

@@ -31,6 +31,11 @@ size_t tkm_bpe_count(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_wor
 /* Same, writing the ranks of the tokens to out[0..n) (n is an upper bound on the tokens). */
 size_t tkm_bpe_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w);
 
+/* tkm_bpe_count of a segment p[0..n), n >= 1, that has no BPE cut inside
+ * (tkm_bpe_segment_end(v, p, 0, n) == n, vocab.h), without scanning it for cuts again; needs
+ * v->pairs. */
+size_t tkm_bpe_count_segment(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_work *w);
+
 /* Counts of nb <= TKM_BPE_BATCH pieces ps[q][0..ns[q]), 2 <= ns[q] <= TKM_BPE_BATCH_MAX, into
  * counts[q]; needs v->pairs. Same results as tkm_bpe_count, with the pieces' lookups overlapped. */
 #define TKM_BPE_BATCH 16

@@ -254,7 +254,7 @@ static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, c
                 } else if (sl <= TKM_BPE_BATCH_MAX) {
                     defer_piece(e, p + a, sl, w, k);
                 } else {
-                    m = tkm_bpe_count(e->ranks, p + a, sl, &w->bpe);
+                    m = tkm_bpe_count_segment(e->ranks, p + a, sl, &w->bpe); /* no second cut scan */
                     if (m == TKM_BPE_NOMEM) return TKM_ERR_NO_MEMORY;
                     k->n += m;
                 }

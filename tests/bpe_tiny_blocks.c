@@ -16,6 +16,7 @@ size_t tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_restarts, tk
 #define TKM_BPE_WIN_MEMO 4u
 #define TKM_BPE_ON_MEMO (tkm_bpe_tiny_memo_hits++)
 #define tkm_bpe_count tkm_bpe_tiny_count
+#define tkm_bpe_count_segment tkm_bpe_tiny_count_segment
 #define tkm_bpe_encode tkm_bpe_tiny_encode
 #define tkm_bpe_encode_bytes tkm_bpe_tiny_encode_bytes
 #define tkm_bpe_count_batch tkm_bpe_tiny_count_batch

@@ -80,6 +80,20 @@ static int check_kernel(const encoding *e, const uint8_t *p, size_t n, const uin
     size_t i = 0;
     while (i < k && i < kg && got[i] == want[i]) i++;
     int same = kg == k && kc == k && i == k;
+    if (e->ranks->pairs) { /* segment by segment between the cuts, as count.c counts long pieces */
+        size_t ks = 0;
+        for (size_t a = 0, b; a < n; a = b) {
+            b = tkm_bpe_segment_end(e->ranks, p, a, n);
+            size_t m = tkm_bpe_count_segment(e->ranks, p + a, b - a, w);
+            cr_assert_neq(m, TKM_BPE_NOMEM, "tkm_bpe_count_segment: out of memory (%zu bytes)", b - a);
+            ks += m;
+        }
+        if (ks != k) {
+            same = 0;
+            fprintf(stderr, "\nBPE MISMATCH %s %s: segment counts add up to %zu tokens, reference %zu\n", e->name,
+                    label, ks, k);
+        }
+    }
     /* the reference (bytes) path of the kernel, which the tables are built with, agrees too */
     size_t kb = tkm_bpe_encode_bytes(e->ranks, p, n, got, NULL, w);
     cr_assert_neq(kb, TKM_BPE_NOMEM, "tkm_bpe_encode_bytes: out of memory (%zu bytes)", n);
