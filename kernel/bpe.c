@@ -275,20 +275,25 @@ static int no_byte_pair(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t
     return 1;
 }
 
+/* Block heaps of a piece of n bytes, and the leaves of their tournament tree (a power of two). */
+static size_t heap_blocks(size_t n, size_t *leaves) {
+    const size_t nb = (n + BLK - 1) >> BLK_BITS;
+    for (*leaves = 1; *leaves < nb; *leaves <<= 1) {}
+    return nb;
+}
+
 /* Working memory of bpe_heap_ids_in for a piece of n bytes. */
 static size_t heap_ids_size(size_t n) {
-    const size_t nb = (n + BLK - 1) >> BLK_BITS;
-    size_t leaves = 1;
-    while (leaves < nb) leaves <<= 1;
+    size_t leaves;
+    const size_t nb = heap_blocks(n, &leaves);
     return 2 * leaves * sizeof(uint64_t) + nb * BLK_CAP * sizeof(uint64_t) + (n + 1) * sizeof(bpe_part) +
            nb * sizeof(uint32_t);
 }
 
 /* The block-heap merge of p[0..n), 2 <= n < 2^31, in mem[0..heap_ids_size(n)) (8-byte aligned). */
 static size_t bpe_heap_ids_in(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, uint8_t *mem) {
-    const size_t nb = (n + BLK - 1) >> BLK_BITS;
-    size_t leaves = 1;
-    while (leaves < nb) leaves <<= 1;
+    size_t leaves;
+    const size_t nb = heap_blocks(n, &leaves);
     uint64_t *tree = (uint64_t *)mem;
     uint64_t *heaps = tree + 2 * leaves;
     bpe_part *pt = (bpe_part *)(void *)(heaps + nb * BLK_CAP);
@@ -466,8 +471,8 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
  * result), start the next window there, and check the one new pair at the junction with a BPE of
  * at most 2 * max_len bytes. If every junction stands, the kept tokens are BPE of the segment by
  * (2) - whatever the windows' own edges did. A junction that does not stand (the window's end was
- * too close to change the tokens at the junction: the overlap WIN_OVER is 8 times the longest
- * token of the built-in vocabularies) sends the segment to the one-heap merge, which is exact
+ * close enough to change the tokens at the junction, although the overlap WIN_OVER is 8 times
+ * the longest token of the built-in vocabularies) sends the segment to the one-heap merge, which is exact
  * anyway, so the windows are a shortcut whose every use is proven, never a guess.
  * Why: a merge of megabytes in one heap sweeps the whole piece once per rank level (one letter:
  * "aa", then "aaaa", ...) over 26 bytes of state per byte of piece; past the last-level cache
@@ -582,10 +587,8 @@ static size_t bpe_windows_ids(const tkm_ranks *v, const uint8_t *p, size_t n, ui
 
 /* ---- entry points -------------------------------------------------------------------------- */
 
-/* A long piece on the id path: merged segment by segment between the cuts of vocab.h's inner2[]
- * (exact, see there); short segments take the array algorithm, and a long piece that cuts into
- * short segments needs no heap at all. */
-/* One segment p[0..n) with no cut inside, n >= 1, on the id path. */
+/* One segment p[0..n) with no cut inside, n >= 1, on the id path: short ones take the array
+ * algorithm, long ones the block heaps, longer ones the windows. */
 static size_t bpe_segment_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
     if (n == 1) {
         if (out) out[0] = v->byte_ids[p[0]];
@@ -595,6 +598,8 @@ static size_t bpe_segment_ids(const tkm_ranks *v, const uint8_t *p, size_t n, ui
     return n > WIN_LEN ? bpe_windows_ids(v, p, n, out, w) : bpe_heap_ids(v, p, n, out, w);
 }
 
+/* A long piece on the id path: merged segment by segment between the cuts of vocab.h's inner2[]
+ * (exact, see there), so a long piece that cuts into short segments needs no heap at all. */
 static size_t bpe_long_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w) {
     size_t total = 0;
     for (size_t a = 0, i; a < n; a = i) {
