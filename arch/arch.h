@@ -15,6 +15,14 @@
 
 #include "../kernel/pretok.h" /* tkm_split_fn, tkm_arch_select */
 
+/* For a classifier's vector helpers: a SIMDe-emulated copy (tests/kernel_emu_*.c, no -mavx2) that
+ * calls one out of line passes 32-byte vectors by an ABI GCC warns about (-Wpsabi). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TKM_KINLINE static inline __attribute__((always_inline))
+#else
+#define TKM_KINLINE static inline
+#endif
+
 typedef struct tkm_kernel {
     const char *name;      /* "scalar", "avx2", "avx512", "neon" */
     int native;            /* compiled for this architecture's real instructions (not SIMDe-emulated) */

@@ -229,6 +229,41 @@ Test(kernels, random_texts, .timeout = 600) {
     }
 }
 
+/* ASCII only, so that whole 64-byte windows (the o200k block routine of split_walk.h) decide most
+ * pieces: contractions and near-misses, lower-to-upper steps, prefixes, P tails with '/', line
+ * breaks inside whitespace runs, digit runs, runs that cross the window's edges; a rare
+ * non-ASCII byte cuts a window short. */
+static const char *const g_ascii_alphabet[] = {
+    "a", "s", "t", "e", "l", "r", "v", "m", "d", "x", "A", "S", "T", "E", "L", "R", "V", "Q", "0", "7", "42",
+    "12345", " ", " ", " ", "  ", "    ", "\t", "\x0B", "\x0C", "\r", "\n", "\r\n", "\n\n", ".", ",", "!", "?", "/",
+    "//", "'", "'", "'s", "'S", "'re", "'rE", "'ve", "'ll", "'lL", "'l", "'r", "'d", "'m", "'t", "-", "_", "(", ")",
+    "\"", "\x00", "\x1F", "\x7F", "hello", "World", "THE", "don't", "I'M", "fooBar", "HTMLParser", "://", "!\n/",
+    " \n ", "\n  ", "http://x.y/z", "a,b", " ,x", "\xC3\xA9",
+};
+
+Test(kernels, random_ascii_texts, .timeout = 600) {
+    oracle_rng r = {0x746B6D6173636969ull};
+    uint8_t buf[2048];
+    char what[64];
+    size_t na = sizeof g_ascii_alphabet / sizeof g_ascii_alphabet[0];
+    for (int iter = 0; iter < 8000; iter++) {
+        size_t n = 0, want = 64 + oracle_rng_below(&r, 900);
+        /* a text draws from a random sub-alphabet, so that some texts are dense in one feature */
+        uint32_t sub = 4 + oracle_rng_below(&r, (uint32_t)na - 4), off = oracle_rng_below(&r, (uint32_t)na);
+        while (n < want) {
+            size_t ai = (off + oracle_rng_below(&r, sub)) % na;
+            if (ai == na - 1 && oracle_rng_below(&r, 8) != 0) continue; /* non-ASCII: rare */
+            const char *a = g_ascii_alphabet[ai];
+            size_t al = a[0] ? strlen(a) : 1;
+            if (n + al > sizeof buf) break;
+            memcpy(buf + n, a, al);
+            n += al;
+        }
+        snprintf(what, sizeof what, "random ASCII text %d", iter);
+        check_all(buf, n, what);
+    }
+}
+
 /* Long runs: every piece longer than the window goes through the scalar fallback. */
 Test(kernels, long_runs) {
     static const char units[][5] = {"a", "A", " ", "\n", "1", "!", "\xC3\xA9", "ab", "a ", " a", "\r\n"};

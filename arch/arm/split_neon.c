@@ -59,6 +59,8 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
     TKM_NEON_MASK(c->nl, simde_vorrq_u8(tkm_neq(x, '\n'), tkm_neq(x, '\r')));
     TKM_NEON_MASK(c->hi, simde_vcgeq_u8(x, simde_vdupq_n_u8(0x80)));
     TKM_NEON_MASK(c->sl, tkm_neq(x, '/'));
+    TKM_NEON_MASK(c->sp, tkm_neq(x, ' '));
+    TKM_NEON_MASK(c->ap, tkm_neq(x, '\''));
 #undef TKM_NEON_MASK
 }
 

@@ -11,7 +11,7 @@
 #include "../../kernel/pretok.h"
 
 typedef struct tkm_cls {
-    uint64_t lo, up, dg, ws, nl, hi, sl;
+    uint64_t lo, up, dg, ws, nl, hi, sl, sp, ap;
 } tkm_cls;
 
 /* ASCII byte classes (bytes >= 0x80: HI only). tests/test_kernels.c proves them equal to the
@@ -41,7 +41,7 @@ static inline unsigned tkm_acls(uint8_t c) { return tkm_acls_table[c]; }
 /* Masks of one window, already cut to the text: bits at or past lim - w are zero. */
 typedef struct tkm_win {
     size_t w, lim;
-    uint64_t lo, up, dg, ws, nl, hi, pu, letter, tail_o200k;
+    uint64_t lo, up, dg, ws, nl, hi, pu, letter, tail_o200k, sp, ap;
 } tkm_win;
 
 #endif /* TKM_SPLIT_TYPES_H */

@@ -26,6 +26,15 @@
  *   instructions per 64 bytes while lookup dominates).
  * - Runs are found with count-trailing-zeros on the inverted, shifted class mask; the last CR/LF
  *   of a whitespace run with count-leading-zeros.
+ * - Whole windows (o200k): from a fresh window with more than 64 bytes left, o200k_block finds
+ *   every piece start of the window at once from the masks (a dozen shifts and ands, a carry
+ *   for the P tails, short loops only for contractions, digit runs and whitespace runs with a
+ *   line break inside) and emits those it can prove; the per-piece walk takes over only where it
+ *   proves nothing (a byte >= 0x80 near the start, a run longer than the window). Measured
+ *   (bench/tkm_micro, o200k, one core): split 301 -> 738 MB/s on the English set, 816 MB/s on
+ *   code; cachegrind, tkm_time on jane-eyre.txt: 115.6M -> 88.7M instructions for the whole
+ *   count. The per-piece walk was ~136 instructions per piece, most of them branches on the
+ *   piece's first bytes.
  * - Memory contract: never reads s[n] or beyond. A window shorter than 64 bytes (the tail) is
  *   classified from a zero-padded stack copy and its masks are cut to the text.
  */
@@ -57,6 +66,8 @@ static inline void TKM_KNAME(win_load)(tkm_win *W, const uint8_t *s, size_t pos,
     W->pu = ~(c.lo | c.up | c.dg | c.ws | c.hi) & valid;
     W->letter = W->lo | W->up;
     W->tail_o200k = (c.nl | c.sl) & valid;
+    W->sp = c.sp & valid;
+    W->ap = c.ap & valid;
 }
 
 /* End of the run of mask m from i (w <= i <= lim); TKM_UNDEC if it reaches the window's end
@@ -157,6 +168,101 @@ static inline size_t TKM_KNAME(o200k_piece)(const tkm_win *W, const uint8_t *s, 
     return TKM_KNAME(space)(W, s, pos, n, 1);
 }
 
+/*
+ * o200k, a whole window at once. Given that pos = W->w is a piece start and s[pos..pos+64) is
+ * readable, find every piece start in the window from byte-class masks, with no branch per piece,
+ * and return the ends it can prove (at most cap of them; 0 if none). The rules are the o200k
+ * pattern restricted to ASCII (kernel/pretok_o200k.c is the specification); bit i is byte pos+i.
+ *  - The window is cut at its first byte >= 0x80 (E): past it, Unicode properties would matter.
+ *  - Only starts at or before `safe` are emitted: safe = (start of the class run that holds byte
+ *    E-1) - 3. A piece that ends there was decided by bytes below E: its last run ended inside the
+ *    window, and the longest look-ahead past a piece's end is 2 bytes (a contraction's "'re").
+ *    The regex never looks behind, so bytes before pos do not matter.
+ *  - Contractions (rare) and digit runs (groups of three) are walked bit by bit; so are whitespace
+ *    runs that hold a line break followed by other whitespace (their last break ends a piece).
+ * Every start below is a rule of the pattern (names: L letters, P [^\s\p{L}\p{N}], S \s):
+ *  letters   a run start; a lower-to-upper step (U*l+ and U+l* both stop there); the byte after
+ *            a contraction. The start moves one byte left onto a prefix [^\r\n\p{L}\p{N}]: a
+ *            non-newline space, or a P that begins its piece (no P before it, no ' ' before it).
+ *  P         a run start, unless a ' ' precedes it (" ?P+" takes the space); the run's tail
+ *            [\r\n/]* (newlines right after P, and what follows in that set) is part of it.
+ *  S         a run start (after any tail); after the run's last newline, if whitespace follows;
+ *            the run's last byte, unless it is a newline (\s+(?!\S) leaves it to the next piece).
+ *  digits    every third digit of a run.
+ */
+static inline size_t TKM_KNAME(o200k_block)(const tkm_win *W, const uint8_t *s, size_t pos, size_t *ends,
+                                             size_t cap) {
+    const unsigned E = W->hi ? (unsigned)__builtin_ctzll(W->hi) : 64u;
+    if (E < 16) return 0;
+    const uint64_t V = E == 64 ? ~(uint64_t)0 : (((uint64_t)1 << E) - 1u), top = (uint64_t)1 << (E - 1);
+    const uint64_t lo = W->lo & V, up = W->up & V, L = lo | up, D = W->dg & V, S = W->ws & V, NL = W->nl & V;
+    const uint64_t P = W->pu & V, SP = W->sp & V;
+    const uint64_t last = (L & top) ? L : (D & top) ? D : (S & top) ? S : P;
+    const uint64_t z = ~last & (top - 1u);
+    const unsigned j = z ? 64u - (unsigned)__builtin_clzll(z) : 0u;
+    if (j < 4) return 0;
+    unsigned safe = j - 3;
+    /* contractions: an apostrophe right after a letter that is not itself part of one */
+    uint64_t ABS = 0, CE = 0, ca = W->ap & V & (L << 1);
+    while (ca) {
+        const unsigned a = (unsigned)__builtin_ctzll(ca);
+        ca &= ca - 1u;
+        if ((ABS >> (a - 1)) & 1u) continue;
+        if (a + 2 >= E) {
+            if (a - 1 < safe) safe = a - 1;
+            break;
+        }
+        unsigned k = 0;
+        if ((L >> (a + 1)) & 1u) {
+            const uint8_t c1 = (uint8_t)(s[pos + a + 1] | 0x20), c2 = (uint8_t)(s[pos + a + 2] | 0x20);
+            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+                k = 1;
+            else if (((L >> (a + 2)) & 1u) && (((c1 == 'r' || c1 == 'v') && c2 == 'e') || (c1 == 'l' && c2 == 'l')))
+                k = 2;
+        }
+        if (k) {
+            ABS |= (((uint64_t)2 << k) - 1u) << a;
+            if (a + k + 1 < 64) CE |= (uint64_t)1 << (a + k + 1);
+        }
+    }
+    if (safe == 0) return 0;
+    const uint64_t Lp = L & ~ABS, Pp = P & ~ABS;
+    /* P tails: newlines right after P, carried through [\r\n/] (a seed inside a carry chain is
+     * put back by the "| TS") */
+    const uint64_t TSET = W->tail_o200k & V, TS = NL & (Pp << 1), sum = TSET + TS;
+    const uint64_t TB = (TSET & ~sum) | TS, TE = sum & ~TSET;
+    const uint64_t P2 = Pp & ~TB, S2 = S & ~TB;
+    const uint64_t PS = P2 & ~(P2 << 1) & ~(SP << 1);
+    const uint64_t LS = (Lp & ~(L << 1) & ~((S & ~NL) << 1) & ~(PS << 1)) | (up & (lo << 1) & ~ABS);
+    uint64_t DS = 0, drs = D & ~(D << 1);
+    while (drs) {
+        const unsigned r = (unsigned)__builtin_ctzll(drs);
+        drs &= drs - 1u;
+        const uint64_t run = ~(D >> r);
+        const unsigned len = run ? (unsigned)__builtin_ctzll(run) : 64u - r;
+        for (unsigned k = 0; k < len; k += 3) DS |= (uint64_t)1 << (r + k);
+    }
+    const uint64_t Q = S2 & ~NL;
+    uint64_t NLQ = 0, x = NL & S2 & (Q >> 1);
+    while (x) {
+        const unsigned i = (unsigned)__builtin_ctzll(x);
+        const uint64_t run = ~(S2 >> i);
+        const unsigned b = i + (run ? (unsigned)__builtin_ctzll(run) : 64u - i);
+        const uint64_t in = (b >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << b) - 1u)) & ~(((uint64_t)1 << i) - 1u);
+        const unsigned jn = 63u - (unsigned)__builtin_clzll(NL & in);
+        if (jn + 1 < b) NLQ |= (uint64_t)1 << (jn + 1);
+        x &= ~in;
+    }
+    const uint64_t WS = (S2 & ~(S2 << 1)) | (S2 & ~(S2 >> 1) & ~NL) | NLQ;
+    uint64_t em = (LS | DS | PS | WS | TE | CE) & V & ~(uint64_t)1 & (((uint64_t)2 << safe) - 1u);
+    size_t m = 0;
+    while (em && m < cap) {
+        ends[m++] = pos + (size_t)__builtin_ctzll(em);
+        em &= em - 1u;
+    }
+    return m;
+}
+
 static inline size_t TKM_KNAME(cl100k_piece)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n) {
     unsigned k = tkm_acls(s[pos]);
     if (k & TKM_A_HI) return TKM_UNDEC;
@@ -197,24 +303,48 @@ static inline size_t TKM_KNAME(gpt2_piece)(const tkm_win *W, const uint8_t *s, s
     return TKM_KNAME(space)(W, s, pos, n, 0);
 }
 
-#define TKM_DEFINE_SPLIT(family)                                                                        \
+/* block: 1 if the family has a whole-window routine (family_block), tried at each fresh window
+ * with more than 64 bytes left; where it proves nothing, the pieces are walked one by one until
+ * the window goes stale (the next piece starts more than 32 bytes in). */
+#define TKM_DEFINE_SPLIT(family, block)                                                                 \
     static size_t TKM_KNAME(split_##family)(const uint8_t *s, size_t pos, size_t n, size_t *ends,      \
                                             size_t cap) {                                              \
         tkm_win W;                                                                                     \
         size_t m = 0;                                                                                  \
         if (pos >= n || cap == 0) return 0;                                                            \
-        TKM_KNAME(win_load)(&W, s, pos, n);                                                            \
-        while (pos < n && m < cap) {                                                                   \
-            if (pos - W.w > 32) TKM_KNAME(win_load)(&W, s, pos, n);                                    \
-            size_t e = TKM_KNAME(family##_piece)(&W, s, pos, n);                                       \
-            if (e == TKM_UNDEC) e = tkm_pretok_next_##family(s, pos, n);                               \
-            ends[m++] = e;                                                                             \
-            pos = e;                                                                                   \
+        for (;;) {                                                                                     \
+            TKM_KNAME(win_load)(&W, s, pos, n);                                                        \
+            if (block && n - pos > 64) {                                                               \
+                size_t k = TKM_KNAME(family##_block)(&W, s, pos, ends + m, cap - m);                   \
+                if (k) {                                                                               \
+                    m += k;                                                                            \
+                    pos = ends[m - 1];                                                                 \
+                    if (pos >= n || m >= cap) return m;                                                \
+                    continue;                                                                          \
+                }                                                                                      \
+            }                                                                                          \
+            do {                                                                                       \
+                size_t e = TKM_KNAME(family##_piece)(&W, s, pos, n);                                   \
+                if (e == TKM_UNDEC) e = tkm_pretok_next_##family(s, pos, n);                           \
+                ends[m++] = e;                                                                         \
+                pos = e;                                                                               \
+            } while (pos < n && m < cap && pos - W.w <= 32);                                           \
+            if (pos >= n || m >= cap) return m;                                                        \
         }                                                                                              \
-        return m;                                                                                      \
     }
 
-TKM_DEFINE_SPLIT(gpt2)
-TKM_DEFINE_SPLIT(cl100k)
-TKM_DEFINE_SPLIT(o200k)
+/* families without a block routine */
+#define TKM_NO_BLOCK(family)                                                                            \
+    static inline size_t TKM_KNAME(family##_block)(const tkm_win *W, const uint8_t *s, size_t pos,      \
+                                                   size_t *ends, size_t cap) {                          \
+        (void)W, (void)s, (void)pos, (void)ends, (void)cap;                                            \
+        return 0;                                                                                      \
+    }
+TKM_NO_BLOCK(gpt2)
+TKM_NO_BLOCK(cl100k)
+#undef TKM_NO_BLOCK
+
+TKM_DEFINE_SPLIT(gpt2, 0)
+TKM_DEFINE_SPLIT(cl100k, 0)
+TKM_DEFINE_SPLIT(o200k, 1)
 #undef TKM_DEFINE_SPLIT

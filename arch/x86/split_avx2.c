@@ -23,14 +23,14 @@
 #error "split_avx2.c must be compiled with -mavx2 to run natively"
 #endif
 
-static inline simde__m256i tkm_range256(simde__m256i x, uint8_t lo, uint8_t hi) {
+TKM_KINLINE simde__m256i tkm_range256(simde__m256i x, uint8_t lo, uint8_t hi) {
     simde__m256i t = simde_mm256_sub_epi8(x, simde_mm256_set1_epi8((char)lo));
     return simde_mm256_cmpeq_epi8(simde_mm256_min_epu8(t, simde_mm256_set1_epi8((char)(hi - lo))), t);
 }
-static inline simde__m256i tkm_eq256(simde__m256i x, uint8_t c) {
+TKM_KINLINE simde__m256i tkm_eq256(simde__m256i x, uint8_t c) {
     return simde_mm256_cmpeq_epi8(x, simde_mm256_set1_epi8((char)c));
 }
-static inline uint64_t tkm_mask64(simde__m256i a, simde__m256i b) {
+TKM_KINLINE uint64_t tkm_mask64(simde__m256i a, simde__m256i b) {
     return (uint64_t)(uint32_t)simde_mm256_movemask_epi8(a) | (uint64_t)(uint32_t)simde_mm256_movemask_epi8(b) << 32;
 }
 
@@ -46,6 +46,8 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
                        simde_mm256_or_si256(tkm_eq256(b, '\n'), tkm_eq256(b, '\r')));
     c->hi = tkm_mask64(a, b); /* movemask takes the top bit of each byte */
     c->sl = tkm_mask64(tkm_eq256(a, '/'), tkm_eq256(b, '/'));
+    c->sp = tkm_mask64(tkm_eq256(a, ' '), tkm_eq256(b, ' '));
+    c->ap = tkm_mask64(tkm_eq256(a, '\''), tkm_eq256(b, '\''));
 }
 
 #include "../generic/split_walk.h"

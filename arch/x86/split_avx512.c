@@ -41,6 +41,8 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
     c->nl = tkm_eq512(x, '\n') | tkm_eq512(x, '\r');
     c->hi = simde_mm512_movepi8_mask(x);
     c->sl = tkm_eq512(x, '/');
+    c->sp = tkm_eq512(x, ' ');
+    c->ap = tkm_eq512(x, '\'');
 }
 
 #include "../generic/split_walk.h"
