@@ -301,7 +301,13 @@ static int has_high_byte(const uint8_t *p, size_t n) {
  * only a little past its stop. Tried: a pass over each batch that prefetches the fast-table slot
  * of every piece before the lookups (to overlap their cache misses); measured no gain (the core
  * already overlaps independent lookups), so it was removed. What helped was the lookup table
- * itself (kernel/vocab.h: one cache line per lookup instead of three). */
+ * itself (kernel/vocab.h: one cache line per lookup instead of three). Re-measured after the
+ * whole-window split made the split cheap (a prefetch pass in run_count over each batch of ends):
+ * best of 8-10 interleaved tkm_time passes moved both ways within the noise (English 0.140 vs
+ * 0.161 s, then 0.148 vs 0.145 s; code 0.069 vs 0.061 s, then 0.072 vs 0.075 s); not kept.
+ * Also measured and not kept: the piece cache at 16K or 64K entries (cachegrind, jane-eyre.txt
+ * and 2 MB of the multilingual set: hits 51 -> 62 -> 68% and 43 -> 48 -> 51%, instructions
+ * -3.7% / -2.7% at 16K, last-level misses +3-4%, more at 64K). */
 #define TKM_SPLIT_BATCH 64
 
 /* run_ordinary's common case, the whole of a well-formed text counted (w->defer): every piece
