@@ -203,6 +203,15 @@ Test(kernels, every_length) {
     }
 }
 
+/* Append unit a ("" is one NUL byte) to buf[0..*n) if it fits in cap; 0 if it does not. */
+static int append_unit(uint8_t *buf, size_t cap, size_t *n, const char *a) {
+    size_t al = a[0] ? strlen(a) : 1;
+    if (*n + al > cap) return 0;
+    memcpy(buf + *n, a, al);
+    *n += al;
+    return 1;
+}
+
 static const char *const g_alphabet[] = {
     "a", "z", "e", "A", "Z", "0", "7", " ", " ", " ", "\t", "\r", "\n", "\r\n", ".", ",", "!", "/", "'", "'s", "'LL",
     "-", "_", "\"", "(", "\xC3\xA9", "\xC3\x89", "\xC3\x9F", "\xCC\x81", "\xC7\x85", "\xE6\x97\xA5", "\xF0\x9F\x98\x80",
@@ -217,19 +226,14 @@ Test(kernels, random_texts, .timeout = 600) {
     size_t na = sizeof g_alphabet / sizeof g_alphabet[0];
     for (int iter = 0; iter < 6000; iter++) {
         size_t n = 0, want = oracle_rng_below(&r, 400);
-        while (n < want) {
-            const char *a = g_alphabet[oracle_rng_below(&r, (uint32_t)na)];
-            size_t al = a[0] ? strlen(a) : 1;
-            if (n + al > sizeof buf) break;
-            memcpy(buf + n, a, al);
-            n += al;
+        while (n < want && append_unit(buf, sizeof buf, &n, g_alphabet[oracle_rng_below(&r, (uint32_t)na)])) {
         }
         snprintf(what, sizeof what, "random text %d", iter);
         check_all(buf, n, what);
     }
 }
 
-/* ASCII only, so that whole 64-byte windows (the o200k block routine of split_walk.h) decide most
+/* ASCII only, so that whole 64-byte windows (the whole-window routines of split_walk.h) decide most
  * pieces: contractions and near-misses, lower-to-upper steps, prefixes, P tails with '/', line
  * breaks inside whitespace runs, digit runs, runs that cross the window's edges; a rare
  * non-ASCII byte cuts a window short. */
@@ -253,11 +257,7 @@ Test(kernels, random_ascii_texts, .timeout = 600) {
         while (n < want) {
             size_t ai = (off + oracle_rng_below(&r, sub)) % na;
             if (ai == na - 1 && oracle_rng_below(&r, 8) != 0) continue; /* non-ASCII: rare */
-            const char *a = g_ascii_alphabet[ai];
-            size_t al = a[0] ? strlen(a) : 1;
-            if (n + al > sizeof buf) break;
-            memcpy(buf + n, a, al);
-            n += al;
+            if (!append_unit(buf, sizeof buf, &n, g_ascii_alphabet[ai])) break;
         }
         snprintf(what, sizeof what, "random ASCII text %d", iter);
         check_all(buf, n, what);
