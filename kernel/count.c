@@ -93,10 +93,19 @@ static void *grow(tkm_work *w, void **buf, size_t *cap, size_t need) {
     return *buf;
 }
 
+/* The well-formed sequences of Unicode's table 3-7, checked in place: a lead byte gives the
+ * length and the range of the second byte (E0: A0..BF, ED: 80..9F, F0: 90..BF, F4: 80..8F, else
+ * 80..BF); the others are 80..BF. Returns the start of the first sequence that is not one of them,
+ * which is where tkm_utf8_decode first returns a U+FFFD that is not a literal EF BF BD (test_api
+ * and test_misuse check the offsets of every ill-formed shape, the fuzz target against an
+ * independent validator). Measured (cachegrind, tkm_time o200k over 2 MB of the multilingual
+ * set): decoding each code point with tkm_utf8_decode here was 7.5% of all instructions, this
+ * loop 5.4% (the whole count: 509M -> 499M). */
 size_t tkm_utf8_first_invalid(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
-        if (s[i] < 0x80) {
+        const uint8_t c = s[i];
+        if (c < 0x80) {
             /* skip ASCII eight bytes at a time */
             while (i + 8 <= n) {
                 uint64_t x;
@@ -107,10 +116,15 @@ size_t tkm_utf8_first_invalid(const uint8_t *s, size_t n) {
             while (i < n && s[i] < 0x80) i++;
             continue;
         }
-        size_t adv;
-        uint32_t c = tkm_utf8_decode(s, i, n, &adv);
-        if (c == 0xFFFD && !(adv == 3 && s[i] == 0xEF && s[i + 1] == 0xBF && s[i + 2] == 0xBD)) return i;
-        i += adv;
+        if (c < 0xC2 || c > 0xF4) return i;
+        const size_t len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (n - i < len) return i;
+        const uint8_t lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        const uint8_t hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        if (len >= 3 && (s[i + 2] & 0xC0) != 0x80) return i;
+        if (len == 4 && (s[i + 3] & 0xC0) != 0x80) return i;
+        i += len;
     }
     return n;
 }
