@@ -26,12 +26,11 @@
  *   instructions per 64 bytes while lookup dominates).
  * - Runs are found with count-trailing-zeros on the inverted, shifted class mask; the last CR/LF
  *   of a whitespace run with count-leading-zeros.
- * - Whole windows: from a fresh window with more than 64 bytes left, ascii_block (o200k, cl100k)
- *   or gpt2_block finds every piece start of the window at once from the masks (a dozen shifts
- *   and ands, a carry
- *   for the P tails, short loops only for contractions, digit runs and whitespace runs with a
- *   line break inside) and emits those it can prove; the per-piece walk takes over only where it
- *   proves nothing (a byte >= 0x80 near the start, a run longer than the window). Measured
+ * - Whole windows: from every fresh window, ascii_block (o200k, cl100k) or gpt2_block finds every
+ *   piece start of the window at once from the masks (a dozen shifts and ands, a carry for the P
+ *   tails, short loops only for contractions, digit runs and whitespace runs with a line break
+ *   inside) and emits those it can prove; the per-piece walk takes over only where it proves
+ *   nothing (a byte >= 0x80 near the start, a run longer than the window). Measured
  *   (bench/tkm_micro, o200k, one core): split 301 -> 738 MB/s on the English set, 816 MB/s on
  *   code; cachegrind, tkm_time on jane-eyre.txt: 115.6M -> 88.7M instructions for the whole
  *   count. The per-piece walk was ~136 instructions per piece, most of them branches on the
@@ -174,55 +173,42 @@ static inline size_t TKM_KNAME(o200k_piece)(const tkm_win *W, const uint8_t *s, 
 }
 
 /*
- * o200k and cl100k, a whole window at once. Given that pos = W->w is a piece start and
- * s[pos..pos+64) is readable, find every piece start in the window from byte-class masks, with
- * no branch per piece, and return the ends it can prove (at most cap of them; 0 if none). The
- * rules are the family's pattern restricted to ASCII (kernel/pretok_<family>.c is the
- * specification); bit i is byte pos+i.
+ * Whole windows (ascii_block, gpt2_block). Given that pos = W->w is a piece start, find every piece
+ * start in the window from its byte-class masks, with no branch per piece, and return the ends
+ * that can be proven (at most cap of them; 0 if none). Bit i is byte pos+i; only bytes of the
+ * window (s[pos..W->lim)) are read.
  *  - The window is cut at its first byte >= 0x80 (E): past it, Unicode properties would matter.
  *  - Only starts at or before `safe` are emitted: safe = (start of the class run that holds byte
  *    E-1) - 3. A piece that ends there was decided by bytes below E: its last run ended inside the
  *    window, and the longest look-ahead past a piece's end is 2 bytes (a contraction's "'re",
  *    whose check also lowers safe itself when those bytes are not all below E). The regex never
  *    looks behind, so bytes before pos do not matter.
+ *  - The text's last window, if all ASCII, is decided whole: every run ends inside it, and
+ *    \s+(?!\S) takes a whitespace run at the very end whole.
  *  - Contractions (rare) and digit runs (groups of three) are walked bit by bit; so are whitespace
  *    runs that hold a line break followed by other whitespace (their last break ends a piece).
- * Every start below is a rule of the pattern (names: L letters, P [^\s\p{L}\p{N}], S \s):
- *  letters   a run start; o200k: a lower-to-upper step (U*l+ and U+l* both stop there); the byte
- *            after a contraction. The start moves one byte left onto a prefix
- *            [^\r\n\p{L}\p{N}]: a non-newline space, or a P that begins its piece (no P before
- *            it, no ' ' before it).
- *  contraction  o200k: an apostrophe right after a letter (the letter piece goes on over it);
- *            cl100k: an apostrophe that begins its piece (a piece of its own).
- *  P         a run start, unless a ' ' precedes it (" ?P+" takes the space); the run's tail
- *            (newlines right after P, and what follows in [\r\n/] for o200k, [\r\n] for cl100k)
- *            is part of it.
- *  S         a run start (after any tail); after the run's last newline, if whitespace follows;
- *            the run's last byte, unless it is a newline (\s+(?!\S) leaves it to the next piece).
- *  digits    every third digit of a run.
  */
+
 /* The window's ASCII span: E (bytes below the first byte >= 0x80, or the text's end) and its mask
- * *V. Returns the last start that can be proven (safe, see above), or 0 if none can. *end: the
- * span reaches the end of the text (the window is its tail, all ASCII); then every run ends inside
- * it and every start below E is proven, except that \s+(?!\S) takes a whitespace run at the very
- * end whole (the callers drop that run's last-byte start). */
-static inline unsigned TKM_KNAME(block_span)(const tkm_win *W, size_t n, unsigned *E, uint64_t *V, int *end) {
-    *end = !W->hi && W->lim == n;
+ * *V. Returns the last start that can be proven (safe, see above), or 0 if none can. *WSL: the
+ * bits where the last byte of a whitespace run may start the next piece (\s+(?!\S)): all, except
+ * the text's last byte when the span reaches the end of the text. */
+static inline unsigned TKM_KNAME(block_span)(const tkm_win *W, size_t n, unsigned *E, uint64_t *V, uint64_t *WSL) {
+    const int end = !W->hi && W->lim == n;
     const unsigned e = W->hi ? (unsigned)__builtin_ctzll(W->hi) : (unsigned)(W->lim - W->w);
-    if (*end) {
-        if (e < 2) return 0;
-        *E = e;
-        *V = e == 64 ? ~(uint64_t)0 : (((uint64_t)1 << e) - 1u);
+    if (e < (end ? 2u : 16u)) return 0;
+    const uint64_t v = e == 64 ? ~(uint64_t)0 : (((uint64_t)1 << e) - 1u), top = (uint64_t)1 << (e - 1);
+    *E = e;
+    *V = v;
+    if (end) {
+        *WSL = v >> 1;
         return e - 1;
     }
-    if (e < 16) return 0;
-    const uint64_t v = e == 64 ? ~(uint64_t)0 : (((uint64_t)1 << e) - 1u), top = (uint64_t)1 << (e - 1);
-    const uint64_t L = (W->lo | W->up) & v, D = W->dg & v, S = W->ws & v;
+    *WSL = ~(uint64_t)0;
+    const uint64_t L = W->letter & v, D = W->dg & v, S = W->ws & v;
     const uint64_t last = (L & top) ? L : (D & top) ? D : (S & top) ? S : (W->pu & v);
     const uint64_t z = ~last & (top - 1u);
     const unsigned j = z ? 64u - (unsigned)__builtin_clzll(z) : 0u;
-    *E = e;
-    *V = v;
     return j < 4 ? 0 : j - 3;
 }
 
@@ -267,14 +253,28 @@ static inline size_t TKM_KNAME(block_emit)(uint64_t st, unsigned safe, size_t po
     return m;
 }
 
+/* o200k and cl100k. Every start is a rule of the pattern restricted to ASCII (the specification:
+ * kernel/pretok_<family>.c; names: L letters, P [^\s\p{L}\p{N}], S \s):
+ *  letters   a run start; o200k: a lower-to-upper step (U*l+ and U+l* both stop there); the byte
+ *            after a contraction. The start moves one byte left onto a prefix
+ *            [^\r\n\p{L}\p{N}]: a non-newline space, or a P that begins its piece (no P before
+ *            it, no ' ' before it).
+ *  contraction  o200k: an apostrophe right after a letter (the letter piece goes on over it);
+ *            cl100k: an apostrophe that begins its piece (a piece of its own).
+ *  P         a run start, unless a ' ' precedes it (" ?P+" takes the space); the run's tail
+ *            (newlines right after P, and what follows in [\r\n/] for o200k, [\r\n] for cl100k)
+ *            is part of it.
+ *  S         a run start (after any tail); after the run's last newline, if whitespace follows;
+ *            the run's last byte, unless it is a newline (\s+(?!\S) leaves it to the next piece).
+ *  digits    every third digit of a run.
+ */
 static inline size_t TKM_KNAME(ascii_block)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n, size_t *ends,
                                             size_t cap, const int o200k) {
     unsigned E;
-    uint64_t V;
-    int end;
-    unsigned safe = TKM_KNAME(block_span)(W, n, &E, &V, &end);
+    uint64_t V, WSL;
+    unsigned safe = TKM_KNAME(block_span)(W, n, &E, &V, &WSL);
     if (!safe) return 0;
-    const uint64_t lo = W->lo & V, up = W->up & V, L = lo | up, D = W->dg & V, S = W->ws & V, NL = W->nl & V;
+    const uint64_t lo = W->lo & V, up = W->up & V, L = W->letter & V, D = W->dg & V, S = W->ws & V, NL = W->nl & V;
     const uint64_t P = W->pu & V, SP = W->sp & V;
     /* contractions. o200k: an apostrophe right after a letter that is not itself part of one;
      * ABS gets the apostrophe and its letters. cl100k: an apostrophe that begins a P run and has
@@ -311,7 +311,7 @@ static inline size_t TKM_KNAME(ascii_block)(const tkm_win *W, const uint8_t *s, 
         if (jn + 1 < b) NLQ |= (uint64_t)1 << (jn + 1);
         x &= ~in;
     }
-    const uint64_t WS = (S2 & ~(S2 << 1)) | (S2 & ~(S2 >> 1) & ~NL & (end ? V >> 1 : ~(uint64_t)0)) | NLQ;
+    const uint64_t WS = (S2 & ~(S2 << 1)) | (S2 & ~(S2 >> 1) & ~NL & WSL) | NLQ;
     return TKM_KNAME(block_emit)((LS | DS | PS | WS | TE | CE) & V, safe, pos, ends, cap);
 }
 static inline size_t TKM_KNAME(o200k_block)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n, size_t *ends,
@@ -331,16 +331,15 @@ static inline size_t TKM_KNAME(cl100k_block)(const tkm_win *W, const uint8_t *s,
 static inline size_t TKM_KNAME(gpt2_block)(const tkm_win *W, const uint8_t *s, size_t pos, size_t n, size_t *ends,
                                             size_t cap) {
     unsigned E;
-    uint64_t V;
-    int end;
-    unsigned safe = TKM_KNAME(block_span)(W, n, &E, &V, &end);
+    uint64_t V, WSL;
+    unsigned safe = TKM_KNAME(block_span)(W, n, &E, &V, &WSL);
     if (!safe) return 0;
-    const uint64_t L = (W->lo | W->up) & V, D = W->dg & V, S = W->ws & V, P = W->pu & V, SP = W->sp & V;
+    const uint64_t L = W->letter & V, D = W->dg & V, S = W->ws & V, P = W->pu & V, SP = W->sp & V;
     uint64_t ABS = 0, CE = 0;
     TKM_KNAME(block_contractions)(s, pos, E, L, W->ap & V & ~(P << 1) & ~(SP << 1), 0, 0, &ABS, &CE, &safe);
     if (safe == 0) return 0;
     const uint64_t runs = ((L & ~ABS & ~(L << 1)) | (D & ~(D << 1)) | (P & ~(P << 1))) & ~(SP << 1);
-    const uint64_t WS = (S & ~(S << 1)) | (S & ~(S >> 1) & (end ? V >> 1 : ~(uint64_t)0));
+    const uint64_t WS = (S & ~(S << 1)) | (S & ~(S >> 1) & WSL);
     return TKM_KNAME(block_emit)((runs | WS | CE) & V, safe, pos, ends, cap);
 }
 
@@ -384,10 +383,10 @@ static inline size_t TKM_KNAME(gpt2_piece)(const tkm_win *W, const uint8_t *s, s
     return TKM_KNAME(space)(W, s, pos, n, 0);
 }
 
-/* The whole-window routine (family_block) is tried at each fresh window with more than 64 bytes
- * left; where it proves nothing, the pieces are walked one by one until the window goes stale
- * (the next piece starts more than 32 bytes in). */
-#define TKM_DEFINE_SPLIT(family)                                                                 \
+/* The whole-window routine (family_block) is tried at each fresh window; where it proves nothing,
+ * the pieces are walked one by one until the window goes stale (the next piece starts more than
+ * 32 bytes in). */
+#define TKM_DEFINE_SPLIT(family)                                                                        \
     static size_t TKM_KNAME(split_##family)(const uint8_t *s, size_t pos, size_t n, size_t *ends,      \
                                             size_t cap) {                                              \
         tkm_win W;                                                                                     \
@@ -395,14 +394,12 @@ static inline size_t TKM_KNAME(gpt2_piece)(const tkm_win *W, const uint8_t *s, s
         if (pos >= n || cap == 0) return 0;                                                            \
         for (;;) {                                                                                     \
             TKM_KNAME(win_load)(&W, s, pos, n);                                                        \
-            {                                                                                          \
-                size_t k = TKM_KNAME(family##_block)(&W, s, pos, n, ends + m, cap - m);                \
-                if (k) {                                                                               \
-                    m += k;                                                                            \
-                    pos = ends[m - 1];                                                                 \
-                    if (pos >= n || m >= cap) return m;                                                \
-                    continue;                                                                          \
-                }                                                                                      \
+            size_t k = TKM_KNAME(family##_block)(&W, s, pos, n, ends + m, cap - m);                    \
+            if (k) {                                                                                   \
+                m += k;                                                                                \
+                pos = ends[m - 1];                                                                     \
+                if (pos >= n || m >= cap) return m;                                                    \
+                continue;                                                                              \
             }                                                                                          \
             do {                                                                                       \
                 size_t e = TKM_KNAME(family##_piece)(&W, s, pos, n);                                   \
@@ -413,7 +410,6 @@ static inline size_t TKM_KNAME(gpt2_piece)(const tkm_win *W, const uint8_t *s, s
             if (pos >= n || m >= cap) return m;                                                        \
         }                                                                                              \
     }
-
 
 TKM_DEFINE_SPLIT(gpt2)
 TKM_DEFINE_SPLIT(cl100k)
