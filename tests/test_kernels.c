@@ -203,13 +203,22 @@ Test(kernels, every_length) {
     }
 }
 
-/* Append unit a ("" is one NUL byte) to buf[0..*n) if it fits in cap; 0 if it does not. */
-static int append_unit(uint8_t *buf, size_t cap, size_t *n, const char *a) {
-    size_t al = a[0] ? strlen(a) : 1;
-    if (*n + al > cap) return 0;
-    memcpy(buf + *n, a, al);
-    *n += al;
-    return 1;
+/* A random text of about `want` bytes (at most cap) in buf: units drawn from alphabet[off ..
+ * off + sub) (mod na); rare_last: the alphabet's last unit is kept only one time in 8. Returns its
+ * length. "" is one NUL byte. */
+static size_t random_text(oracle_rng *r, const char *const *alphabet, uint32_t na, uint32_t sub, uint32_t off,
+                          int rare_last, uint8_t *buf, size_t cap, size_t want) {
+    size_t n = 0;
+    while (n < want) {
+        uint32_t ai = (off + oracle_rng_below(r, sub)) % na;
+        if (rare_last && ai == na - 1 && oracle_rng_below(r, 8) != 0) continue;
+        const char *a = alphabet[ai];
+        size_t al = a[0] ? strlen(a) : 1;
+        if (n + al > cap) break;
+        memcpy(buf + n, a, al);
+        n += al;
+    }
+    return n;
 }
 
 static const char *const g_alphabet[] = {
@@ -223,11 +232,10 @@ Test(kernels, random_texts, .timeout = 600) {
     oracle_rng r = {0x746B6D6B65726E31ull};
     uint8_t buf[1024];
     char what[64];
-    size_t na = sizeof g_alphabet / sizeof g_alphabet[0];
+    const uint32_t na = sizeof g_alphabet / sizeof g_alphabet[0];
     for (int iter = 0; iter < 6000; iter++) {
-        size_t n = 0, want = oracle_rng_below(&r, 400);
-        while (n < want && append_unit(buf, sizeof buf, &n, g_alphabet[oracle_rng_below(&r, (uint32_t)na)])) {
-        }
+        size_t want = oracle_rng_below(&r, 400);
+        size_t n = random_text(&r, g_alphabet, na, na, 0, 0, buf, sizeof buf, want);
         snprintf(what, sizeof what, "random text %d", iter);
         check_all(buf, n, what);
     }
@@ -249,16 +257,13 @@ Test(kernels, random_ascii_texts, .timeout = 600) {
     oracle_rng r = {0x746B6D6173636969ull};
     uint8_t buf[2048];
     char what[64];
-    size_t na = sizeof g_ascii_alphabet / sizeof g_ascii_alphabet[0];
+    const uint32_t na = sizeof g_ascii_alphabet / sizeof g_ascii_alphabet[0];
     for (int iter = 0; iter < 8000; iter++) {
-        size_t n = 0, want = 64 + oracle_rng_below(&r, 900);
-        /* a text draws from a random sub-alphabet, so that some texts are dense in one feature */
-        uint32_t sub = 4 + oracle_rng_below(&r, (uint32_t)na - 4), off = oracle_rng_below(&r, (uint32_t)na);
-        while (n < want) {
-            size_t ai = (off + oracle_rng_below(&r, sub)) % na;
-            if (ai == na - 1 && oracle_rng_below(&r, 8) != 0) continue; /* non-ASCII: rare */
-            if (!append_unit(buf, sizeof buf, &n, g_ascii_alphabet[ai])) break;
-        }
+        size_t want = 64 + oracle_rng_below(&r, 900);
+        /* a text draws from a random sub-alphabet, so that some texts are dense in one feature;
+         * the last unit (non-ASCII) is rare */
+        uint32_t sub = 4 + oracle_rng_below(&r, na - 4), off = oracle_rng_below(&r, na);
+        size_t n = random_text(&r, g_ascii_alphabet, na, sub, off, 1, buf, sizeof buf, want);
         snprintf(what, sizeof what, "random ASCII text %d", iter);
         check_all(buf, n, what);
     }
