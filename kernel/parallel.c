@@ -18,10 +18,15 @@
  *   piece; that case re-checks the rest of the text as the one-shot would (cheap: an invalid text
  *   is rejected before counting).
  * - Threads are started and joined within each call: a pool would be global state, and thread
- *   start-up (~20-50 us) is small next to the 256 KiB minimum piece (~1-3 ms of counting). The
- *   calling thread counts the first piece itself. A thread that cannot be started costs speed,
- *   not correctness: the calling thread counts its piece afterwards. For the same reason a
- *   failed allocation of the small bookkeeping arrays falls back to counting on one thread.
+ *   start-up (~20-50 us) is small next to the 256 KiB minimum piece (~1-3 ms of counting). A
+ *   thread that cannot be started costs speed, not correctness: the calling thread takes part
+ *   too and counts whatever is left. For the same reason a failed allocation of the small
+ *   bookkeeping arrays falls back to counting on one thread.
+ * - Load balance. The text is cut into up to TKM_PAR_PIECES_PER_THREAD pieces per thread, and each
+ *   thread takes the next piece from an atomic counter when it is done with one, keeping one
+ *   tkm_work (and its warm piece cache) throughout. One piece per thread (as before) waits for
+ *   the slowest: equal bytes are not equal work (the halves of the English set took 76 and 82 ms,
+ *   bench/tkm_time), and a second core shared with the hypervisor may stall mid-piece.
  * - Batches: workers take the next item from an atomic counter (items differ in size, so static
  *   partitioning would leave threads idle) and keep one tkm_work each, so the per-call scratch
  *   allocations of tkm_count_ex are paid once per thread, not once per request.
@@ -60,32 +65,46 @@ static unsigned resolve_threads(unsigned n_threads) {
 
 /* ---- one large text --------------------------------------------------------------------------- */
 
-typedef struct seg_job {
+/* The pieces of one text, taken in order by the threads from an atomic counter (pieces differ in
+ * cost, so a fixed piece per thread left one idle at the end); each thread keeps one tkm_work, so
+ * its piece cache stays warm from one piece to the next. */
+typedef struct seg_result {
+    tkm_status st;
+    size_t tokens;
+    size_t err_off; /* from the piece's start */
+} seg_result;
+
+typedef struct seg_ctx {
     const tkm_encoding *enc;
     const tkm_options *opt;
     uint32_t flags;
     const uint8_t *s;
-    size_t n;
-    tkm_status st;
-    size_t tokens;
-    size_t err_off; /* from s */
-    pthread_t tid;
-    int started;
-} seg_job;
+    size_t len;
+    const size_t *starts; /* k piece starts, starts[0] = 0 */
+    size_t k;
+    seg_result *res;
+    atomic_size_t next;
+} seg_ctx;
 
-static void count_segment(seg_job *j) {
+static void seg_work(seg_ctx *c) {
     tkm_work w;
-    tkm_work_init(&w, j->opt);
-    tkm_sink k = TKM_SINK_INIT(NULL, 0, j->s);
-    size_t off = 0;
-    j->st = tkm_run(j->enc, j->s, j->n, j->flags, &w, &k, &off);
+    tkm_work_init(&w, c->opt);
+    for (;;) {
+        size_t i = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+        if (i >= c->k) break;
+        const uint8_t *t = c->s + c->starts[i];
+        size_t tn = (i + 1 < c->k ? c->starts[i + 1] : c->len) - c->starts[i];
+        tkm_sink k = TKM_SINK_INIT(NULL, 0, t);
+        size_t off = 0;
+        c->res[i].st = tkm_run(c->enc, t, tn, c->flags, &w, &k, &off);
+        c->res[i].tokens = k.n;
+        c->res[i].err_off = off;
+    }
     tkm_work_release(&w);
-    j->tokens = k.n;
-    j->err_off = off;
 }
 
-static void *segment_thread(void *arg) {
-    count_segment((seg_job *)arg);
+static void *seg_thread(void *arg) {
+    seg_work((seg_ctx *)arg);
     return NULL;
 }
 
@@ -114,62 +133,71 @@ static size_t plan_cuts(const uint8_t *s, size_t n, unsigned want, size_t min_se
 
 tkm_status tkm_count_parallel_tuned(const tkm_encoding *enc, const void *text, size_t len, unsigned n_threads,
                                     const tkm_options *opt, tkm_result *result, size_t min_segment,
-                                    size_t search_window, size_t *n_pieces) {
+                                    size_t search_window, unsigned per_thread, size_t *n_pieces) {
     if (n_pieces) *n_pieces = 0;
     uint32_t flags;
     tkm_status st = tkm_check_count_args(enc, text, len, opt, result, &flags);
     if (st != TKM_OK || len == 0) return st;
     if (min_segment == 0) min_segment = 1;
+    if (per_thread == 0) per_thread = 1;
 
-    unsigned want = resolve_threads(n_threads);
-    if (len / want < min_segment) want = (unsigned)(len / min_segment > 1 ? len / min_segment : 1);
-    seg_job *jobs = NULL;
+    const unsigned threads = resolve_threads(n_threads);
+    size_t want = threads > 1 ? (size_t)threads * per_thread : 1; /* one thread: no cuts at all */
+    if (len / want < min_segment) want = len / min_segment > 1 ? len / min_segment : 1;
     size_t *starts = NULL, k = 1;
+    seg_result *res = NULL;
+    pthread_t *tids = NULL;
+    unsigned char *started = NULL;
     tkm_work mem; /* only for its allocator pair */
     tkm_work_init(&mem, opt);
     int level = tkm_cut_allowed(enc, flags);
     if (want > 1 && level != TKM_CUT_NONE) {
-        jobs = (seg_job *)mem.bpe.alloc(mem.bpe.opaque, want * (sizeof(seg_job) + sizeof(size_t)));
-        if (jobs) {
-            starts = (size_t *)(void *)(jobs + want);
-            k = plan_cuts((const uint8_t *)text, len, want, min_segment, search_window, starts, level);
+        /* one block: the results, the starts, the thread ids and their started flags */
+        size_t bytes = want * (sizeof(seg_result) + sizeof(size_t) + sizeof(pthread_t) + 1);
+        res = (seg_result *)mem.bpe.alloc(mem.bpe.opaque, bytes);
+        if (res) {
+            starts = (size_t *)(void *)(res + want);
+            tids = (pthread_t *)(void *)(starts + want);
+            started = (unsigned char *)(tids + want);
+            k = plan_cuts((const uint8_t *)text, len, (unsigned)want, min_segment, search_window, starts, level);
         }
     }
     if (k <= 1) {
-        if (jobs) mem.bpe.dealloc(mem.bpe.opaque, jobs);
+        if (res) mem.bpe.dealloc(mem.bpe.opaque, res);
         if (n_pieces) *n_pieces = 1;
         return tkm_count_ex(enc, text, len, opt, result);
     }
 
     const uint8_t *s = (const uint8_t *)text;
-    for (size_t i = 0; i < k; i++) {
-        seg_job *j = &jobs[i];
-        memset(j, 0, sizeof *j);
-        j->enc = enc;
-        j->opt = opt;
-        j->flags = flags;
-        j->s = s + starts[i];
-        j->n = (i + 1 < k ? starts[i + 1] : len) - starts[i];
-    }
-    for (size_t i = 1; i < k; i++) jobs[i].started = pthread_create(&jobs[i].tid, NULL, segment_thread, &jobs[i]) == 0;
-    count_segment(&jobs[0]);
-    for (size_t i = 1; i < k; i++)
-        if (!jobs[i].started) count_segment(&jobs[i]);
-    for (size_t i = 1; i < k; i++)
-        if (jobs[i].started) pthread_join(jobs[i].tid, NULL);
+    seg_ctx c;
+    memset(&c, 0, sizeof c);
+    c.enc = enc;
+    c.opt = opt;
+    c.flags = flags;
+    c.s = s;
+    c.len = len;
+    c.starts = starts;
+    c.k = k;
+    c.res = res;
+    atomic_init(&c.next, 0);
+    const size_t extra = (threads < k ? threads : k) - 1;
+    for (size_t t = 0; t < extra; t++) started[t] = pthread_create(&tids[t], NULL, seg_thread, &c) == 0;
+    seg_work(&c); /* returns when every piece is taken; a thread that failed to start took none */
+    for (size_t t = 0; t < extra; t++)
+        if (started[t]) pthread_join(tids[t], NULL);
 
     size_t total = 0, bad = k;
     for (size_t i = 0; i < k && bad == k; i++) {
-        if (jobs[i].st != TKM_OK) bad = i;
-        else total += jobs[i].tokens;
+        if (res[i].st != TKM_OK) bad = i;
+        else total += res[i].tokens;
     }
     if (n_pieces) *n_pieces = k;
     if (bad == k) {
         result->tokens = total;
         result->bytes = len;
     } else {
-        st = jobs[bad].st;
-        size_t off = starts[bad] + jobs[bad].err_off;
+        st = res[bad].st;
+        size_t off = starts[bad] + res[bad].err_off;
         if ((flags & TKM_UTF8_STRICT) && st != TKM_ERR_INVALID_UTF8 && st != TKM_ERR_SPECIAL_TOKEN) {
             /* the one-shot would have rejected an invalid text before counting (design notes) */
             const uint8_t *t = s + starts[bad];
@@ -186,14 +214,14 @@ tkm_status tkm_count_parallel_tuned(const tkm_encoding *enc, const void *text, s
         }
         result->error_offset = off;
     }
-    mem.bpe.dealloc(mem.bpe.opaque, jobs);
+    mem.bpe.dealloc(mem.bpe.opaque, res);
     return st;
 }
 
 TKM_API tkm_status tkm_count_parallel(const tkm_encoding *enc, const void *text, size_t len, unsigned n_threads,
                                       const tkm_options *opt, tkm_result *result) {
     return tkm_count_parallel_tuned(enc, text, len, n_threads, opt, result, TKM_PAR_MIN_SEGMENT,
-                                    TKM_PAR_SEARCH_WINDOW, NULL);
+                                    TKM_PAR_SEARCH_WINDOW, TKM_PAR_PIECES_PER_THREAD, NULL);
 }
 
 TKM_API tkm_status tkm_find_cut(const tkm_encoding *enc, const void *text, size_t len, size_t from,

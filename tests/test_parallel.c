@@ -33,11 +33,12 @@ static tkm_encoding *open_enc(const char *name) {
 
 /* Parallel (tuned) vs a one-shot answer computed before; returns the pieces used. */
 static size_t check_against(const tkm_encoding *e, const char *label, const void *s, size_t n, uint32_t flags,
-                            unsigned threads, size_t min_seg, size_t window, tkm_status ws, const tkm_result *want) {
+                            unsigned threads, size_t min_seg, size_t window, unsigned per, tkm_status ws,
+                            const tkm_result *want) {
     tkm_options o = {sizeof o, flags, 0, NULL};
     tkm_result got = {sizeof got, 7, 7, 7};
     size_t pieces = 0;
-    tkm_status gs = tkm_count_parallel_tuned(e, s, n, threads, &o, &got, min_seg, window, &pieces);
+    tkm_status gs = tkm_count_parallel_tuned(e, s, n, threads, &o, &got, min_seg, window, per, &pieces);
     cr_assert_eq(gs, ws, "%s flags %u threads %u: status %d (%s), one-shot %d (%s)", label, flags, threads, gs,
                  tkm_status_string(gs), ws, tkm_status_string(ws));
     cr_assert_eq(got.tokens, want->tokens, "%s flags %u threads %u: %zu tokens, one-shot %zu", label, flags, threads,
@@ -45,27 +46,27 @@ static size_t check_against(const tkm_encoding *e, const char *label, const void
     cr_assert_eq(got.bytes, want->bytes, "%s flags %u threads %u: bytes", label, flags, threads);
     cr_assert_eq(got.error_offset, want->error_offset, "%s flags %u threads %u: error offset %zu, one-shot %zu",
                  label, flags, threads, got.error_offset, want->error_offset);
-    cr_assert_leq(pieces, threads ? threads : TKM_MAX_THREADS);
+    cr_assert_leq(pieces, (threads ? threads : TKM_MAX_THREADS) * per);
     return pieces;
 }
 
 /* Parallel (tuned) vs one-shot; returns the pieces used. */
 static size_t check_same(const tkm_encoding *e, const char *label, const void *s, size_t n, uint32_t flags,
-                         unsigned threads, size_t min_seg, size_t window) {
+                         unsigned threads, size_t min_seg, size_t window, unsigned per) {
     tkm_options o = {sizeof o, flags, 0, NULL};
     tkm_result want = {sizeof want, 0, 0, 0};
     tkm_status ws = tkm_count_ex(e, s, n, &o, &want);
-    return check_against(e, label, s, n, flags, threads, min_seg, window, ws, &want);
+    return check_against(e, label, s, n, flags, threads, min_seg, window, per, ws, &want);
 }
 
 /* Every n_threads of THREADS against one one-shot answer; pieces[t] gets the pieces used. */
 static void check_threads(const tkm_encoding *e, const char *label, const void *s, size_t n, uint32_t flags,
-                          size_t min_seg, size_t window, size_t *pieces) {
+                          size_t min_seg, size_t window, unsigned per, size_t *pieces) {
     tkm_options o = {sizeof o, flags, 0, NULL};
     tkm_result want = {sizeof want, 0, 0, 0};
     tkm_status ws = tkm_count_ex(e, s, n, &o, &want);
     for (size_t t = 0; t < N_THREADS_SET; t++) {
-        size_t p = check_against(e, label, s, n, flags, THREADS[t], min_seg, window, ws, &want);
+        size_t p = check_against(e, label, s, n, flags, THREADS[t], min_seg, window, per, ws, &want);
         if (pieces) pieces[t] = p;
     }
 }
@@ -94,20 +95,27 @@ static void corpus_encoding(const char *enc_name) {
         strict_files += invalid;
         special_files += specials;
         size_t pieces[N_THREADS_SET];
-        check_threads(e, files[f], s, n, 0, 1, 1 << 16, pieces);
+        check_threads(e, files[f], s, n, 0, 1, 1 << 16, 1, pieces);
         for (size_t t = 0; t < N_THREADS_SET; t++)
             if (THREADS[t] > 1 && n >= 4096) {
                 split_cases++;
                 split_fully += pieces[t] == THREADS[t];
             }
+        /* more pieces than threads, taken by whichever thread is free (the public default is 4) */
+        check_threads(e, files[f], s, n, 0, 1, 1 << 16, 3, pieces);
+        for (size_t t = 0; t < N_THREADS_SET; t++)
+            if (THREADS[t] > 1 && n >= 4096) {
+                split_cases++;
+                split_fully += pieces[t] == 3 * THREADS[t];
+            }
         if (invalid) {
-            check_threads(e, files[f], s, n, TKM_UTF8_STRICT, 1, 1 << 16, NULL);
-            check_threads(e, files[f], s, n, TKM_UTF8_STRICT | TKM_SPECIAL_REJECT, 1, 1 << 16, NULL);
+            check_threads(e, files[f], s, n, TKM_UTF8_STRICT, 1, 1 << 16, 1, NULL);
+            check_threads(e, files[f], s, n, TKM_UTF8_STRICT | TKM_SPECIAL_REJECT, 1, 1 << 16, 1, NULL);
         }
         if (specials) {
-            check_threads(e, files[f], s, n, TKM_SPECIAL_ALLOW, 1, 1 << 16, NULL);
-            check_threads(e, files[f], s, n, TKM_SPECIAL_REJECT, 1, 1 << 16, NULL);
-            check_threads(e, files[f], s, n, TKM_SPECIAL_ALLOW | TKM_UTF8_STRICT, 1, 1 << 16, NULL);
+            check_threads(e, files[f], s, n, TKM_SPECIAL_ALLOW, 1, 1 << 16, 1, NULL);
+            check_threads(e, files[f], s, n, TKM_SPECIAL_REJECT, 1, 1 << 16, 1, NULL);
+            check_threads(e, files[f], s, n, TKM_SPECIAL_ALLOW | TKM_UTF8_STRICT, 1, 1 << 16, 1, NULL);
         }
         checked++;
         free(s);
@@ -168,10 +176,14 @@ Test(parallel, texts_cut_into_exactly_n_pieces) {
     for (size_t k = 0; k < N_ENCS; k++) {
         tkm_encoding *e = open_enc(ENCS[k]);
         size_t pieces[N_THREADS_SET];
-        check_threads(e, "mixed 1 MiB", s, n, 0, 1, 1 << 16, pieces);
+        check_threads(e, "mixed 1 MiB", s, n, 0, 1, 1 << 16, 1, pieces);
         for (size_t t = 0; t < N_THREADS_SET; t++)
             cr_assert_eq(pieces[t], THREADS[t], "%s: %zu pieces for %u threads", ENCS[k], pieces[t], THREADS[t]);
-        check_threads(e, "mixed 1 MiB", s, n, TKM_UTF8_STRICT | TKM_SPECIAL_ALLOW, 1, 1 << 16, NULL);
+        check_threads(e, "mixed 1 MiB", s, n, 0, 1, 1 << 16, 5, pieces);
+        for (size_t t = 0; t < N_THREADS_SET; t++) /* one thread: no cuts, nothing to balance */
+            cr_assert_eq(pieces[t], THREADS[t] > 1 ? 5 * THREADS[t] : 1, "%s: %zu pieces for %u threads, 5 each",
+                         ENCS[k], pieces[t], THREADS[t]);
+        check_threads(e, "mixed 1 MiB", s, n, TKM_UTF8_STRICT | TKM_SPECIAL_ALLOW, 1, 1 << 16, 1, NULL);
         tkm_encoding_free(e);
     }
     free(s);
@@ -191,17 +203,22 @@ Test(parallel, public_entry_uses_default_knobs) {
     }
     size_t pieces = 0;
     tkm_result got = {sizeof got, 0, 0, 0};
-    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, NULL, &got, TKM_PAR_MIN_SEGMENT, TKM_PAR_SEARCH_WINDOW, &pieces),
+    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, NULL, &got, TKM_PAR_MIN_SEGMENT, TKM_PAR_SEARCH_WINDOW,
+                                          TKM_PAR_PIECES_PER_THREAD, &pieces),
                  TKM_OK);
-    cr_assert_eq(pieces, 4);
-    /* 16 threads on 5 MiB: the 256 KiB minimum piece allows all of them */
-    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 16, NULL, &got, TKM_PAR_MIN_SEGMENT, TKM_PAR_SEARCH_WINDOW, &pieces),
+    cr_assert_eq(pieces, 4 * TKM_PAR_PIECES_PER_THREAD);
+    cr_assert_eq(got.tokens, want.tokens);
+    /* 16 threads on 5 MiB: the 256 KiB minimum piece allows 20 pieces, not 64, but still one or
+     * more for every thread (plan_cuts may drop the last when the remainder is under the minimum) */
+    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 16, NULL, &got, TKM_PAR_MIN_SEGMENT, TKM_PAR_SEARCH_WINDOW,
+                                          TKM_PAR_PIECES_PER_THREAD, &pieces),
                  TKM_OK);
-    cr_assert_eq(pieces, 16);
+    cr_assert_geq(pieces, 16);
+    cr_assert_leq(pieces, n / TKM_PAR_MIN_SEGMENT);
     cr_assert_eq(got.tokens, want.tokens);
     /* a text under two minimum pieces is counted whole */
     cr_assert_eq(tkm_count_parallel_tuned(e, s, 300000, 4, NULL, &got, TKM_PAR_MIN_SEGMENT, TKM_PAR_SEARCH_WINDOW,
-                                          &pieces),
+                                          TKM_PAR_PIECES_PER_THREAD, &pieces),
                  TKM_OK);
     cr_assert_eq(pieces, 1);
     tkm_encoding_free(e);
@@ -228,8 +245,10 @@ Test(parallel, earliest_error_across_pieces) {
             memcpy(s + sp_at, "<|endoftext|>", 13);
             static const uint32_t modes[] = {TKM_UTF8_STRICT, TKM_UTF8_STRICT | TKM_SPECIAL_REJECT, TKM_SPECIAL_REJECT,
                                              TKM_SPECIAL_ALLOW | TKM_UTF8_STRICT, 0};
-            for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
-                check_threads(e, "bad+special", s, n, modes[m], 1, 4096, NULL);
+            for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+                check_threads(e, "bad+special", s, n, modes[m], 1, 4096, 1, NULL);
+                check_threads(e, "bad+special", s, n, modes[m], 1, 4096, 4, NULL);
+            }
         }
         tkm_encoding_free(e);
     }
@@ -246,7 +265,7 @@ Test(parallel, tiny_texts) {
             for (size_t t = 0; t < N_THREADS_SET; t++)
                 for (uint32_t f = 0; f < 8; f++) {
                     if ((f & TKM_SPECIAL_ALLOW) && (f & TKM_SPECIAL_REJECT)) continue;
-                    check_same(e, texts[i], texts[i], strlen(texts[i]), f, THREADS[t], 1, 1 << 16);
+                    check_same(e, texts[i], texts[i], strlen(texts[i]), f, THREADS[t], 1, 1 << 16, 1);
                     tkm_options o = {sizeof o, f, 0, NULL};
                     tkm_result want = {sizeof want, 0, 0, 0}, got = {sizeof got, 0, 0, 0};
                     tkm_status ws = tkm_count_ex(e, texts[i], strlen(texts[i]), &o, &want);
@@ -256,7 +275,7 @@ Test(parallel, tiny_texts) {
                 }
         /* every prefix length of a short mixed text, cut wherever possible */
         uint8_t *s = make_text(300, 4);
-        for (size_t l = 0; l <= 300; l++) check_same(e, "prefix", s, l, 0, 16, 1, 1 << 16);
+        for (size_t l = 0; l <= 300; l++) check_same(e, "prefix", s, l, 0, 16, 1, 1 << 16, 1);
         free(s);
         tkm_encoding_free(e);
     }
@@ -269,17 +288,17 @@ Test(parallel, no_safe_cut_falls_back_to_fewer_pieces) {
     memset(s, 'a', n);
     tkm_encoding *e = open_enc("cl100k_base");
     for (size_t t = 0; t < N_THREADS_SET; t++)
-        cr_assert_eq(check_same(e, "one letter", s, n, 0, THREADS[t], 1, 1 << 20), 1);
+        cr_assert_eq(check_same(e, "one letter", s, n, 0, THREADS[t], 1, 1 << 20, 1), 1);
     /* one safe point only: at 100500 (' ' after a letter); 4 threads, boundaries at 50000, 100000,
      * 150000, a 1000-byte search window: only the middle boundary finds it */
     s[100500] = ' ';
-    cr_assert_eq(check_same(e, "one cut", s, n, 0, 4, 1, 1000), 2);
-    cr_assert_eq(check_same(e, "one cut", s, n, TKM_UTF8_STRICT, 4, 1, 1000), 2);
+    cr_assert_eq(check_same(e, "one cut", s, n, 0, 4, 1, 1000, 1), 2);
+    cr_assert_eq(check_same(e, "one cut", s, n, TKM_UTF8_STRICT, 4, 1, 1000, 1), 2);
     /* the window too short to reach it: one piece */
-    cr_assert_eq(check_same(e, "one cut", s, n, 0, 4, 1, 100), 1);
+    cr_assert_eq(check_same(e, "one cut", s, n, 0, 4, 1, 100, 1), 1);
     /* spaces alone are no cut (a space run's pieces depend on what follows it) */
     memset(s, ' ', n);
-    cr_assert_eq(check_same(e, "spaces", s, n, 0, 7, 1, 1 << 20), 1);
+    cr_assert_eq(check_same(e, "spaces", s, n, 0, 7, 1, 1 << 20, 1), 1);
     tkm_encoding_free(e);
     free(s);
 }
@@ -297,10 +316,10 @@ Test(parallel, specials_with_spaces_disable_cutting) {
     uint8_t *s = make_text(n, 5);
     for (size_t at = 1000; at + 20 < n; at += 7919) memcpy(s + at, (at / 7919) % 2 ? "<| a b |>" : "x\ny", (at / 7919) % 2 ? 9 : 3);
     for (size_t t = 0; t < N_THREADS_SET; t++) {
-        cr_assert_eq(check_same(u, "spacey allow", s, n, TKM_SPECIAL_ALLOW, THREADS[t], 1, 1 << 16), 1);
-        cr_assert_eq(check_same(u, "spacey reject", s, n, TKM_SPECIAL_REJECT, THREADS[t], 1, 1 << 16), 1);
+        cr_assert_eq(check_same(u, "spacey allow", s, n, TKM_SPECIAL_ALLOW, THREADS[t], 1, 1 << 16, 1), 1);
+        cr_assert_eq(check_same(u, "spacey reject", s, n, TKM_SPECIAL_REJECT, THREADS[t], 1, 1 << 16, 1), 1);
         /* ordinary mode: special-token text is text, cutting is fine */
-        size_t pieces = check_same(u, "spacey ordinary", s, n, 0, THREADS[t], 1, 1 << 16);
+        size_t pieces = check_same(u, "spacey ordinary", s, n, 0, THREADS[t], 1, 1 << 16, 1);
         cr_assert_eq(pieces, THREADS[t]);
     }
     size_t cut = 1;
@@ -346,8 +365,11 @@ Test(parallel, allocator_hook_and_out_of_memory) {
     cr_assert_eq(tkm_count_ex(e, s, n, NULL, &want), TKM_OK);
     atomic_store(&budget, 1L << 40);
     size_t pieces = 0;
-    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, &o, &got, 1, 1 << 16, &pieces), TKM_OK);
+    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, &o, &got, 1, 1 << 16, 1, &pieces), TKM_OK);
     cr_assert_eq(pieces, 4);
+    cr_assert_eq(got.tokens, want.tokens);
+    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, &o, &got, 1, 1 << 16, 4, &pieces), TKM_OK);
+    cr_assert_eq(pieces, 16);
     cr_assert_eq(got.tokens, want.tokens);
     cr_assert_gt(atomic_load(&allocs), 4, "the threads' work memory did not come from the hook");
     cr_assert_eq(atomic_load(&allocs), atomic_load(&frees), "leak: %ld allocations, %ld frees", atomic_load(&allocs),
@@ -364,7 +386,7 @@ Test(parallel, allocator_hook_and_out_of_memory) {
     for (size_t t = 1; t < N_THREADS_SET; t++) {
         atomic_store(&budget, 1);
         got.error_offset = 0;
-        cr_assert_eq(tkm_count_parallel_tuned(e, s, n, THREADS[t], &so, &got, 1, 1 << 16, &pieces),
+        cr_assert_eq(tkm_count_parallel_tuned(e, s, n, THREADS[t], &so, &got, 1, 1 << 16, 1, &pieces),
                      TKM_ERR_INVALID_UTF8, "threads %u", THREADS[t]);
         cr_assert_gt(pieces, 1);
         cr_assert_eq(got.error_offset, bad_at);
@@ -373,10 +395,10 @@ Test(parallel, allocator_hook_and_out_of_memory) {
     atomic_store(&budget, 0);
     cr_assert_eq(tkm_count_ex(e, s, n, &o, &want), TKM_ERR_NO_MEMORY);
     atomic_store(&budget, 1);
-    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, &o, &got, 1, 1 << 16, &pieces), TKM_ERR_NO_MEMORY);
+    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, &o, &got, 1, 1 << 16, 1, &pieces), TKM_ERR_NO_MEMORY);
     /* even the bookkeeping allocation fails: counted on the calling thread, still exact */
     atomic_store(&budget, 0);
-    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, &so, &got, 1, 1 << 16, &pieces), TKM_ERR_INVALID_UTF8);
+    cr_assert_eq(tkm_count_parallel_tuned(e, s, n, 4, &so, &got, 1, 1 << 16, 1, &pieces), TKM_ERR_INVALID_UTF8);
     cr_assert_eq(pieces, 1);
     cr_assert_eq(got.error_offset, bad_at);
     cr_assert_eq(atomic_load(&allocs), atomic_load(&frees));

@@ -2,8 +2,8 @@
  * test_threads.c - one handle, many threads: handles are immutable and need no locks.
  *
  * Every built-in encoding (plus a runtime-loaded one) is opened ONCE and shared by N_THREADS
- * threads that count (with and without a limit), truncate, encode, decode and stream the same and
- * different inputs at the same time, in every mode (replacement, strict, special allow/reject).
+ * threads that count (with and without a limit, and on threads of their own with the parallel
+ * counter), truncate, encode, decode and stream the same and different inputs at the same time, in every mode (replacement, strict, special allow/reject).
  * Every answer must equal the single-threaded one computed first. Meanwhile the threads also open
  * and free handles of their own and look up models. This is the test the ThreadSanitizer build
  * runs (tools/check-sanitizers.sh): any data race inside the library is reported there even if
@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "oracle.h"
+#include "parallel.h"
 #include "tokmeter.h"
 
 #define N_THREADS 8
@@ -208,6 +209,21 @@ static int do_count(const tkm_encoding *e, const job *j) {
     return 1;
 }
 
+/* The same count on three threads of its own, the input cut into up to twelve pieces (a 1-byte
+ * minimum piece: the inputs here are far below the public 256 KiB), which those threads take from
+ * one shared counter: the parallel counter's own synchronisation, under TSan. */
+static int do_parallel(const tkm_encoding *e, const job *j) {
+    const input *in = &inputs[j->in];
+    tkm_options o = {sizeof o, j->flags, 0, NULL};
+    tkm_result r = {sizeof r, 0, 0, 0};
+    size_t pieces = 0;
+    tkm_status st = tkm_count_parallel_tuned(e, in->data, in->len, 3, &o, &r, 1, 1 << 16, 4, &pieces);
+    if (st != j->st) return 0;
+    if (st == TKM_OK) return r.tokens == j->tokens;
+    if (st == TKM_ERR_INVALID_UTF8 || st == TKM_ERR_SPECIAL_TOKEN) return r.error_offset == j->err_off;
+    return 1;
+}
+
 /* Encode (and decode back) with a caller buffer of `cap` ids; *scratch grows as needed. */
 static int do_encode(const tkm_encoding *e, const job *j, uint32_t **ids, size_t *ids_cap, uint8_t **bytes,
                      size_t *bytes_cap) {
@@ -290,9 +306,13 @@ static void *work(void *arg) {
             const job *j = &jobs[(start + k) % n_jobs];
             const tkm_encoding *e = handles[j->h];
             const char *en = handle_names[j->h], *inn = inputs[j->in].name;
-            switch ((size_t)(w->id + r + (int)k) % 5) {
+            switch ((size_t)(w->id + r + (int)k) % 6) {
             case 0:
                 if (!do_count(e, j)) fail("thread %d: count %s / %s / flags %u differs", w->id, en, inn, j->flags);
+                break;
+            case 5:
+                if (!do_parallel(e, j))
+                    fail("thread %d: parallel count %s / %s / flags %u differs", w->id, en, inn, j->flags);
                 break;
             case 3:
                 if (!do_limit(e, j))
