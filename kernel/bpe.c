@@ -380,11 +380,26 @@ static size_t bpe_heap_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint3
  */
 /* A pair's key in the batch: rank << 6 | position of its left part, so that the least key is the
  * leftmost lowest pair; KEY_NONE (no pair, or no part there) sorts last. Ranks here are below
- * TKM_PAIR_ID_LIMIT (2^21), so keys are non-negative 27-bit values. */
+ * TKM_PAIR_ID_LIMIT (2^21), so keys are non-negative 27-bit values. (Tried: a mask instead of the
+ * compare, (rank << 6 | pos) & INT32_MAX, which puts "no pair" above every key too: the same
+ * instruction count, GCC already selects without a branch.) */
 #define KEY_NONE INT32_MAX
 static inline int32_t pair_key(uint32_t rank, uint32_t pos) {
     return rank == TKM_RANK_NONE ? KEY_NONE : (int32_t)(rank << 6 | pos);
 }
+
+/* Part i's successor and predecessor before any merge (0xFF: none), copied in one go: with the
+ * byte loop that wrote them, initialisation was a quarter of the batch's instructions on a 1 KB
+ * request (cachegrind, tkm_time -n 1000 o200k_base on 1000 bytes of English: 66.1M -> 63.2M in
+ * all; 2 MB of the English set 150.6M -> 146.1M, of the multilingual set 498.7M -> 487.4M). */
+static const uint8_t iota_next[SMALL] = {
+    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+    23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
+    45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64};
+static const uint8_t iota_prev[SMALL] = {
+    0xFF, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+    21,   22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+    43,   44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62};
 
 void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uint8_t *ns, size_t nb,
                          uint32_t *counts) {
@@ -401,12 +416,13 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
     for (size_t q = 0; q < nb; q++) {
         const uint8_t *p = ps[q];
         uint32_t n = ns[q];
-        for (uint32_t i = 0; i < n; i++) {
+        memcpy(nxt[q], iota_next, SMALL);
+        memcpy(prv[q], iota_prev, SMALL);
+        for (uint32_t i = 0; i + 1 < n; i++) {
             id[q][i] = v->byte_ids[p[i]];
-            nxt[q][i] = (uint8_t)(i + 1);
-            prv[q][i] = (uint8_t)(i - 1); /* 0xFF for i = 0: none */
+            key[q][i] = pair_key(v->pair2[p[i] | (uint32_t)p[i + 1] << 8], i);
         }
-        for (uint32_t i = 0; i + 1 < n; i++) key[q][i] = pair_key(v->pair2[p[i] | (uint32_t)p[i + 1] << 8], i);
+        id[q][n - 1] = v->byte_ids[p[n - 1]];
         len8[q] = (n + 7u) & ~7u;
         for (uint32_t i = n - 1; i < len8[q]; i++) key[q][i] = KEY_NONE;
         parts[q] = n;
