@@ -42,6 +42,9 @@
  *     exceed the total, and tkm_stream_finish equals tkm_count_ex (status, tokens, bytes, error
  *     offset). A failed feed leaves the stream failed: finish must not then report success.
  *  6. the checking allocator sees no leak and no foreign free after any call.
+ *  7. multi-threaded counting (with the default allocator, which is thread-safe): the text cut
+ *     into up to 2 or 3 threads times 1-4 pieces each, with a 1-byte minimum piece (the tuned
+ *     entry point, kernel/parallel.h), gives tkm_count_ex's status, count, bytes and error offset.
  *
  * Known findings can be silenced at run time so that a long fuzzing run keeps searching for new
  * ones: TKM_FUZZ_IGNORE=name[,name...] (names are printed with each failure). The replay test
@@ -54,6 +57,7 @@
 
 #include "../../arch/arch.h"
 #include "oracle.h"
+#include "parallel.h"
 #include "pretok.h"
 #include "tokmeter.h"
 #include "vocab.h"
@@ -620,6 +624,30 @@ static void check_api(const uint8_t *s, size_t n, const tkm_encoding *enc, int a
     if (st_ex == TKM_OK) CHECK("count-bytes", r.bytes == n, "result.bytes %zu for %zu input bytes", r.bytes, n);
     if (st_ex == want && want != TKM_OK && want != TKM_ERR_INVALID_ARGUMENT)
         CHECK("error-offset", r.error_offset == want_off, "error offset %zu, expected %zu", r.error_offset, want_off);
+
+    /* The parallel counter against the one-shot call (not through the checking allocator, which
+     * counts allocations in one global and would race). Threads and pieces per thread come from
+     * the input's length and chunk byte, so the corpus exercises several of each. */
+    if (!cur.use_alloc) {
+        cur.stage = "tkm_count_parallel";
+        const unsigned threads = 2u + (unsigned)(n % 2u), per = 1u + cur.chunk % 4u;
+        tkm_result pr;
+        memset(&pr, 0, sizeof pr);
+        pr.struct_size = sizeof pr;
+        size_t pieces = 0;
+        tkm_status st_p = tkm_count_parallel_tuned(enc, s, n, threads, &opt, &pr, 1, 4096, per, &pieces);
+        CHECK("parallel", st_p == st_ex, "%u threads x %u: status %s, tkm_count_ex %s", threads, per,
+              tkm_status_string(st_p), tkm_status_string(st_ex));
+        CHECK("parallel", pieces <= (size_t)threads * per, "%zu pieces for %u threads x %u", pieces, threads, per);
+        if (st_p == st_ex && st_ex == TKM_OK)
+            CHECK("parallel", pr.tokens == r.tokens && pr.bytes == r.bytes,
+                  "%u threads x %u (%zu pieces): %zu tokens / %zu bytes, tkm_count_ex %zu / %zu", threads, per,
+                  pieces, pr.tokens, pr.bytes, r.tokens, r.bytes);
+        if (st_p == st_ex && st_ex != TKM_OK && st_ex != TKM_ERR_INVALID_ARGUMENT)
+            CHECK("parallel", pr.error_offset == r.error_offset,
+                  "%u threads x %u (%zu pieces): error offset %zu, tkm_count_ex %zu", threads, per, pieces,
+                  pr.error_offset, r.error_offset);
+    }
 
     /* tkm_encode into a buffer that is always big enough (<= 3 tokens per input byte). */
     cur.stage = "tkm_encode";
