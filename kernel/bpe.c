@@ -411,6 +411,8 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
     uint32_t id[TKM_BPE_BATCH][SMALL];
     uint8_t nxt[TKM_BPE_BATCH][SMALL], prv[TKM_BPE_BATCH][SMALL];
     uint32_t parts[TKM_BPE_BATCH], at[TKM_BPE_BATCH], len8[TKM_BPE_BATCH];
+    uint64_t rkey[TKM_BPE_BATCH], lkey[TKM_BPE_BATCH]; /* this round's new pairs: right, left of the merge */
+    uint32_t rslot[TKM_BPE_BATCH], lslot[TKM_BPE_BATCH];
     uint8_t act[TKM_BPE_BATCH];
     size_t na = 0;
     for (size_t q = 0; q < nb; q++) {
@@ -446,26 +448,35 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
                 continue;
             }
             uint32_t i = (uint32_t)best & 63u, j = nxt[q][i], k = nxt[q][j];
-            id[q][i] = (uint32_t)best >> 6;
+            const uint32_t t_id = (uint32_t)best >> 6;
+            id[q][i] = t_id;
             K[j] = KEY_NONE;
             nxt[q][i] = (uint8_t)k;
             if (k < ns[q]) {
                 prv[q][k] = (uint8_t)i;
-                __builtin_prefetch(v->pairs + (tkm_pair_hash((uint64_t)id[q][i] << 21 | id[q][k]) >> v->pairs_shift));
+                rkey[q] = (uint64_t)t_id << 21 | id[q][k];
+                rslot[q] = (uint32_t)tkm_pair_slot(v, rkey[q]);
+                __builtin_prefetch(v->pairs + rslot[q]);
             }
             uint32_t h = prv[q][i];
-            if (h != 0xFFu)
-                __builtin_prefetch(v->pairs + (tkm_pair_hash((uint64_t)id[q][h] << 21 | id[q][i]) >> v->pairs_shift));
+            if (h != 0xFFu) {
+                lkey[q] = (uint64_t)id[q][h] << 21 | t_id;
+                lslot[q] = (uint32_t)tkm_pair_slot(v, lkey[q]);
+                __builtin_prefetch(v->pairs + lslot[q]);
+            }
             parts[q]--;
             at[q] = i;
             act[keep++] = (uint8_t)q;
         }
         na = keep;
+        /* the lookups, from the slots computed for the prefetches (they were computed twice: 1 KB
+         * English request 63.2M -> 62.0M instructions, 2 MB of English 146.1M -> 144.2M, of the
+         * multilingual set 487.4M -> 478.6M; cachegrind, tkm_time) */
         for (size_t t = 0; t < na; t++) {
             const size_t q = act[t];
             uint32_t i = at[q], k = nxt[q][i], h = prv[q][i];
-            key[q][i] = k < ns[q] ? pair_key(tkm_pair_find(v, id[q][i], id[q][k]), i) : KEY_NONE;
-            if (h != 0xFFu) key[q][h] = pair_key(tkm_pair_find(v, id[q][h], id[q][i]), h);
+            key[q][i] = k < ns[q] ? pair_key(tkm_pair_probe(v, rkey[q], rslot[q]), i) : KEY_NONE;
+            if (h != 0xFFu) key[q][h] = pair_key(tkm_pair_probe(v, lkey[q], lslot[q]), h);
         }
     }
 }

@@ -116,16 +116,26 @@ static inline size_t tkm_bpe_segment_end(const tkm_ranks *v, const uint8_t *p, s
 
 static inline uint64_t tkm_pair_hash(uint64_t key) { return key * 0x9E3779B97F4A7C15ull; }
 
-/* The token merged from adjacent parts a and b, or TKM_RANK_NONE (v->pairs != NULL). */
-static inline uint32_t tkm_pair_find(const tkm_ranks *v, uint32_t a, uint32_t b) {
-    const uint64_t key = (uint64_t)a << 21 | b;
-    size_t i = (size_t)(tkm_pair_hash(key) >> v->pairs_shift);
+/* The slot where the lookup of pair key (a << 21 | b) starts. */
+static inline size_t tkm_pair_slot(const tkm_ranks *v, uint64_t key) {
+    return (size_t)(tkm_pair_hash(key) >> v->pairs_shift);
+}
+
+/* tkm_pair_find of pair key `key` from its slot i = tkm_pair_slot(v, key) (bpe.c's batch computes
+ * the slot once, for a prefetch, and probes later). */
+static inline uint32_t tkm_pair_probe(const tkm_ranks *v, uint64_t key, size_t i) {
     for (;;) {
         uint64_t s = v->pairs[i];
         if (s >> 21 == key) return (uint32_t)s & TKM_PAIR_ID_LIMIT;
         if (s == TKM_PAIR_EMPTY) return TKM_RANK_NONE;
         i = (i + 1) & v->pairs_mask;
     }
+}
+
+/* The token merged from adjacent parts a and b, or TKM_RANK_NONE (v->pairs != NULL). */
+static inline uint32_t tkm_pair_find(const tkm_ranks *v, uint32_t a, uint32_t b) {
+    const uint64_t key = (uint64_t)a << 21 | b;
+    return tkm_pair_probe(v, key, tkm_pair_slot(v, key));
 }
 #define TKM_FAST_RANK_LIMIT (1u << 27)
 
