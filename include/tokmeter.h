@@ -292,10 +292,12 @@ TKM_API void tkm_stream_free(tkm_stream *s);
 #define TKM_MAX_THREADS 256
 
 /**
- * Count text[0..len) on up to n_threads threads. Each thread gets at least 256 KiB (smaller texts
- * are counted on the calling thread), cut at a safe point at or shortly after each 1/n boundary;
- * where no safe point is found nearby (e.g. one very long pre-token) fewer pieces are used. Same
- * result and status as tkm_count_ex: on an error, the earliest problem of the whole text.
+ * Count text[0..len) on up to n_threads threads. The text is cut into up to 4 pieces per thread,
+ * each at least 256 KiB (a text under two such pieces is counted on the calling thread), at a safe
+ * point at or shortly after each boundary of equal parts; where no safe point is found nearby
+ * (e.g. one very long pre-token) fewer pieces are used. Each thread takes the next piece when it
+ * is done with one. Same result and status as tkm_count_ex: on an error, the earliest problem of
+ * the whole text.
  */
 TKM_API TKM_NODISCARD tkm_status tkm_count_parallel(const tkm_encoding *enc, const void *text, size_t len,
                                                      unsigned n_threads, const tkm_options *opt, tkm_result *result);
