@@ -8,6 +8,14 @@
 //                                       Reports bytes_per_second, tokens/s and tokens (per pass).
 //   latency/<encoding>/<source>/<bytes> one tkm_count call on a request-sized slice (100, 1000,
 //                                       4096 bytes) of english prose or chat JSON.
+//   requests/<encoding>/<source>/<bytes> a gateway's stream of distinct requests: the first MiB of
+//                                       the set cut into consecutive slices of about <bytes>, one
+//                                       tkm_count call each (no slice repeats, so the caches hold
+//                                       what a real stream leaves in them, unlike latency/).
+//                                       Reports requests/s (and bytes/s, tokens per pass).
+//   batch/<encoding>/<source>/<bytes>   the same slices through tkm_count_batch, 64 per call, on
+//                                       one thread: the per-call scratch and the piece cache stay
+//                                       warm across the requests of a batch.
 //   open/<encoding>                     tkm_encoding_open + tkm_encoding_free.
 //   open_count/<encoding>               open + tkm_count("hello") + free (open to first count).
 //   parallel/<encoding>/<set>/<threads> the whole set as one text (its files concatenated), one
@@ -260,6 +268,80 @@ void BM_Latency(benchmark::State &state, std::string encoding, std::string sourc
     state.counters["tokens"] = benchmark::Counter(static_cast<double>(n));
 }
 
+// ---- requests/<encoding>/<source>/<bytes>, batch/... ---------------------------------------
+
+const size_t kRequestBytes = size_t(1) << 20; // per iteration: the first MiB of the set
+const size_t kBatchItems = 64;
+
+// Consecutive slices of about `len` bytes of the set's first kRequestBytes, each cut back so that
+// it never ends inside a UTF-8 sequence.
+std::vector<tkm_text> request_stream(const CorpusSet &set, size_t len) {
+    std::vector<tkm_text> items;
+    const size_t limit = std::min(set.data.size(), kRequestBytes);
+    size_t start = 0;
+    while (start + len <= limit) {
+        size_t end = start + len;
+        while (end > start + 1 && (static_cast<unsigned char>(set.data[end]) & 0xC0u) == 0x80u) end--;
+        tkm_text t;
+        t.struct_size = sizeof t;
+        t.data = set.data.data() + start;
+        t.len = end - start;
+        items.push_back(t);
+        start = end;
+    }
+    return items;
+}
+
+void BM_Requests(benchmark::State &state, std::string encoding, std::string source, size_t len, bool batch) {
+    const CorpusSet &set = load_set(source);
+    if (!set.ok) {
+        state.SkipWithError(set.error.c_str());
+        return;
+    }
+    const std::vector<tkm_text> items = request_stream(set, len);
+    if (items.empty()) {
+        state.SkipWithError("corpus set too small");
+        return;
+    }
+    const tkm_encoding *enc = get_encoding(encoding);
+    if (!enc) {
+        state.SkipWithError(("cannot open encoding " + encoding).c_str());
+        return;
+    }
+    std::vector<tkm_item_result> out(kBatchItems);
+    out[0].struct_size = sizeof(tkm_item_result);
+    size_t bytes = 0, tokens = 0;
+    for (const tkm_text &t : items) bytes += t.len;
+    for (auto _ : state) {
+        tokens = 0;
+        if (batch) {
+            for (size_t i = 0; i < items.size(); i += kBatchItems) {
+                const size_t k = std::min(kBatchItems, items.size() - i);
+                if (tkm_count_batch(enc, items.data() + i, k, 1, nullptr, out.data()) != TKM_OK) {
+                    state.SkipWithError("tkm_count_batch failed");
+                    return;
+                }
+                for (size_t j = 0; j < k; j++) tokens += out[j].tokens;
+            }
+        } else {
+            for (const tkm_text &t : items) {
+                size_t n = 0;
+                if (tkm_count(enc, t.data, t.len, &n) != TKM_OK) {
+                    state.SkipWithError("tkm_count failed");
+                    return;
+                }
+                tokens += n;
+            }
+        }
+        benchmark::DoNotOptimize(tokens);
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
+    state.counters["requests"] = benchmark::Counter(static_cast<double>(items.size()));
+    state.counters["requests/s"] =
+        benchmark::Counter(static_cast<double>(items.size()), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["tokens"] = benchmark::Counter(static_cast<double>(tokens));
+}
+
 // ---- open/<encoding>, open_count/<encoding> -------------------------------------------------
 
 void BM_Open(benchmark::State &state, std::string encoding, bool count) {
@@ -375,6 +457,14 @@ void register_all() {
                     (std::string("latency/") + e + "/" + src + "/" + std::to_string(len)).c_str(), BM_Latency,
                     std::string(e), std::string(src), len)
                     ->Unit(benchmark::kMicrosecond);
+    for (const char *kind : {"requests", "batch"})
+        for (const char *e : kEncodings)
+            for (const char *src : {"english", "chat"})
+                for (size_t len : kLatencySizes)
+                    benchmark::RegisterBenchmark(
+                        (std::string(kind) + "/" + e + "/" + src + "/" + std::to_string(len)).c_str(), BM_Requests,
+                        std::string(e), std::string(src), len, std::string(kind) == "batch")
+                        ->Unit(benchmark::kMillisecond);
     for (const char *e : kEncodings) {
         benchmark::RegisterBenchmark((std::string("open/") + e).c_str(), BM_Open, std::string(e), false)
             ->Unit(benchmark::kMicrosecond);
