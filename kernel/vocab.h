@@ -191,21 +191,24 @@ static inline uint32_t tkm_ranks_find_slow(const tkm_ranks *v, const uint8_t *p,
     }
 }
 
+/* The fast-table lookup of key (k0, want = k1 | n << 59) from its slot i (v->fast != NULL). */
+static inline uint32_t tkm_fast_probe(const tkm_ranks *v, uint64_t k0, uint64_t want, size_t i) {
+    for (;;) {
+        const uint64_t *sl = v->fast + 2 * i;
+        uint64_t w1 = sl[1];
+        if (sl[0] == k0 && (w1 & 0xF8000000FFFFFFFFull) == want) return (uint32_t)(w1 >> 32) & 0x7FFFFFFu;
+        if (w1 == 0) return TKM_RANK_NONE;
+        i = (i + 1) & v->fast_mask;
+    }
+}
+
 /* Rank of the token with bytes p[0..n), or TKM_RANK_NONE. */
 static inline uint32_t tkm_ranks_find(const tkm_ranks *v, const uint8_t *p, size_t n) {
     if (n == 2 && v->pair2) return v->pair2[p[0] | (uint32_t)p[1] << 8];
     if (n - 1u < TKM_FAST_MAX && v->fast) {
         uint64_t k0, k1;
         tkm_fast_key(p, n, &k0, &k1);
-        const uint64_t want = k1 | (uint64_t)n << 59;
-        size_t i = (size_t)(tkm_fast_hash(k0, k1, n) >> v->fast_shift);
-        for (;;) {
-            const uint64_t *sl = v->fast + 2 * i;
-            uint64_t w1 = sl[1];
-            if (sl[0] == k0 && (w1 & 0xF8000000FFFFFFFFull) == want) return (uint32_t)(w1 >> 32) & 0x7FFFFFFu;
-            if (w1 == 0) return TKM_RANK_NONE;
-            i = (i + 1) & v->fast_mask;
-        }
+        return tkm_fast_probe(v, k0, k1 | (uint64_t)n << 59, (size_t)(tkm_fast_hash(k0, k1, n) >> v->fast_shift));
     }
     return tkm_ranks_find_slow(v, p, n);
 }
