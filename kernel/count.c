@@ -366,9 +366,11 @@ static tkm_status run_count(const tkm_encoding *e, const uint8_t *s, size_t n, t
             const uint8_t *p = s + pos;
             const size_t len = ends[j] - pos;
             pos = ends[j];
-            const uint32_t r = len == 1             ? 0u
-                               : (len - 3u < TKM_FAST_MAX - 2u && v->fast) ? tkm_fast_probe(v, fk0[j], fwant[j], fslot[j])
-                                                                           : tkm_ranks_find(v, p, len);
+            uint32_t r = 0; /* one byte: one token */
+            if (len - 3u < TKM_FAST_MAX - 2u && v->fast)
+                r = tkm_fast_probe(v, fk0[j], fwant[j], fslot[j]); /* keyed in the first pass */
+            else if (len > 1)
+                r = tkm_ranks_find(v, p, len);
             if (r != TKM_RANK_NONE) {
                 c++;
                 continue;
