@@ -334,6 +334,10 @@ static int has_high_byte(const uint8_t *p, size_t n) {
  * request (latency/, all in cache) within the noise. */
 #define TKM_SPLIT_BATCH 64
 
+/* Pieces whose fast-table key run_count computes in its first pass: 3..TKM_FAST_MAX bytes (a byte
+ * is one token, two bytes are looked up in pair2, longer pieces in the slow table). */
+static inline int keyed_first(size_t len) { return len - 3u < TKM_FAST_MAX - 2u; }
+
 /* run_ordinary's common case, the whole of a well-formed text counted (w->defer): every piece
  * points into the text, no ids are written, there is no limit to check. A piece of one byte or
  * found whole is one token; the rest go to emit_merged. The same sums as the general loop, with
@@ -351,12 +355,12 @@ static tkm_status run_count(const tkm_encoding *e, const uint8_t *s, size_t n, t
             size_t b = pos;
             for (size_t j = 0; j < m; j++) {
                 const size_t len = ends[j] - b;
-                if (len - 3u < TKM_FAST_MAX - 2u) {
+                if (keyed_first(len)) {
                     uint64_t k0, k1;
                     tkm_fast_key(s + b, len, &k0, &k1);
                     fk0[j] = k0;
                     fwant[j] = k1 | (uint64_t)len << 59;
-                    fslot[j] = (uint32_t)(tkm_fast_hash(k0, k1, len) >> v->fast_shift);
+                    fslot[j] = (uint32_t)tkm_fast_slot(v, k0, k1, len);
                     __builtin_prefetch(v->fast + 2 * (size_t)fslot[j]);
                 }
                 b = ends[j];
@@ -366,9 +370,11 @@ static tkm_status run_count(const tkm_encoding *e, const uint8_t *s, size_t n, t
             const uint8_t *p = s + pos;
             const size_t len = ends[j] - pos;
             pos = ends[j];
-            uint32_t r = 0; /* one byte: one token */
-            if (len - 3u < TKM_FAST_MAX - 2u && v->fast)
-                r = tkm_fast_probe(v, fk0[j], fwant[j], fslot[j]); /* keyed in the first pass */
+            /* one byte: one token; keyed in the first pass: probe (the length test first: with
+             * v->fast first, 2 MB of English took 1.5% more instructions) */
+            uint32_t r = 0;
+            if (keyed_first(len) && v->fast)
+                r = tkm_fast_probe(v, fk0[j], fwant[j], fslot[j]);
             else if (len > 1)
                 r = tkm_ranks_find(v, p, len);
             if (r != TKM_RANK_NONE) {

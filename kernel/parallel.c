@@ -63,11 +63,21 @@ static unsigned resolve_threads(unsigned n_threads) {
     return n > TKM_MAX_THREADS ? TKM_MAX_THREADS : n;
 }
 
+/* Runs `thread(arg)` on `extra` new threads (those that can be started; ids and started flags in
+ * tids[] and started[]) and on the calling thread, and joins them. The work is shared out by an
+ * atomic counter inside arg, so the calling thread returns only when every unit is taken, and a
+ * thread that failed to start took none. */
+static void run_on_threads(void *(*thread)(void *), void *arg, size_t extra, pthread_t *tids, unsigned char *started) {
+    for (size_t t = 0; t < extra; t++) started[t] = pthread_create(&tids[t], NULL, thread, arg) == 0;
+    (void)thread(arg);
+    for (size_t t = 0; t < extra; t++)
+        if (started[t]) pthread_join(tids[t], NULL);
+}
+
 /* ---- one large text --------------------------------------------------------------------------- */
 
-/* The pieces of one text, taken in order by the threads from an atomic counter (pieces differ in
- * cost, so a fixed piece per thread left one idle at the end); each thread keeps one tkm_work, so
- * its piece cache stays warm from one piece to the next. */
+/* The pieces of one text, taken in order by the threads from an atomic counter (design notes: Load
+ * balance). */
 typedef struct seg_result {
     tkm_status st;
     size_t tokens;
@@ -180,11 +190,7 @@ tkm_status tkm_count_parallel_tuned(const tkm_encoding *enc, const void *text, s
     c.k = k;
     c.res = res;
     atomic_init(&c.next, 0);
-    const size_t extra = (threads < k ? threads : k) - 1;
-    for (size_t t = 0; t < extra; t++) started[t] = pthread_create(&tids[t], NULL, seg_thread, &c) == 0;
-    seg_work(&c); /* returns when every piece is taken; a thread that failed to start took none */
-    for (size_t t = 0; t < extra; t++)
-        if (started[t]) pthread_join(tids[t], NULL);
+    run_on_threads(seg_thread, &c, (threads < k ? threads : k) - 1, tids, started);
 
     size_t total = 0, bad = k;
     for (size_t i = 0; i < k && bad == k; i++) {
@@ -354,11 +360,7 @@ TKM_API tkm_status tkm_count_batch(const tkm_encoding *enc, const tkm_text *item
         tids = (pthread_t *)mem.bpe.alloc(mem.bpe.opaque, want * (sizeof(pthread_t) + 1));
         if (tids) started = (unsigned char *)(tids + want);
     }
-    size_t extra = tids ? want - 1 : 0;
-    for (size_t t = 0; t < extra; t++) started[t] = pthread_create(&tids[t], NULL, batch_thread, &b) == 0;
-    batch_work(&b); /* returns when every item is taken; a thread that failed to start took none */
-    for (size_t t = 0; t < extra; t++)
-        if (started[t]) pthread_join(tids[t], NULL);
+    run_on_threads(batch_thread, &b, tids ? want - 1 : 0, tids, started);
     if (tids) mem.bpe.dealloc(mem.bpe.opaque, tids);
 
     for (size_t i = 0; i < n_items; i++)

@@ -191,6 +191,11 @@ static inline uint32_t tkm_ranks_find_slow(const tkm_ranks *v, const uint8_t *p,
     }
 }
 
+/* The fast-table slot where the lookup of key (k0, k1) of n bytes starts (v->fast != NULL). */
+static inline size_t tkm_fast_slot(const tkm_ranks *v, uint64_t k0, uint64_t k1, size_t n) {
+    return (size_t)(tkm_fast_hash(k0, k1, n) >> v->fast_shift);
+}
+
 /* The fast-table lookup of key (k0, want = k1 | n << 59) from its slot i (v->fast != NULL). */
 static inline uint32_t tkm_fast_probe(const tkm_ranks *v, uint64_t k0, uint64_t want, size_t i) {
     for (;;) {
@@ -208,7 +213,7 @@ static inline uint32_t tkm_ranks_find(const tkm_ranks *v, const uint8_t *p, size
     if (n - 1u < TKM_FAST_MAX && v->fast) {
         uint64_t k0, k1;
         tkm_fast_key(p, n, &k0, &k1);
-        return tkm_fast_probe(v, k0, k1 | (uint64_t)n << 59, (size_t)(tkm_fast_hash(k0, k1, n) >> v->fast_shift));
+        return tkm_fast_probe(v, k0, k1 | (uint64_t)n << 59, tkm_fast_slot(v, k0, k1, n));
     }
     return tkm_ranks_find_slow(v, p, n);
 }
