@@ -16,6 +16,9 @@
 //   batch/<encoding>/<source>/<bytes>   the same slices through tkm_count_batch, 64 per call, on
 //                                       one thread: the per-call scratch and the piece cache stay
 //                                       warm across the requests of a batch.
+//   counter/<encoding>/<source>/<bytes> the same slices one by one through one tkm_counter (a
+//                                       gateway worker's), opened afresh for each pass over the
+//                                       MiB, so every pass starts with an empty piece cache.
 //   open/<encoding>                     tkm_encoding_open + tkm_encoding_free.
 //   open_count/<encoding>               open + tkm_count("hello") + free (open to first count).
 //   parallel/<encoding>/<set>/<threads> the whole set as one text (its files concatenated), one
@@ -292,7 +295,9 @@ std::vector<tkm_text> request_stream(const CorpusSet &set, size_t len) {
     return items;
 }
 
-void BM_Requests(benchmark::State &state, std::string encoding, std::string source, size_t len, bool batch) {
+enum class RequestMode { single, batch, counter };
+
+void BM_Requests(benchmark::State &state, std::string encoding, std::string source, size_t len, RequestMode mode) {
     const CorpusSet &set = load_set(source);
     if (!set.ok) {
         state.SkipWithError(set.error.c_str());
@@ -314,7 +319,7 @@ void BM_Requests(benchmark::State &state, std::string encoding, std::string sour
     for (const tkm_text &t : items) bytes += t.len;
     for (auto _ : state) {
         tokens = 0;
-        if (batch) {
+        if (mode == RequestMode::batch) {
             for (size_t i = 0; i < items.size(); i += kBatchItems) {
                 const size_t k = std::min(kBatchItems, items.size() - i);
                 if (tkm_count_batch(enc, items.data() + i, k, 1, nullptr, out.data()) != TKM_OK) {
@@ -323,6 +328,24 @@ void BM_Requests(benchmark::State &state, std::string encoding, std::string sour
                 }
                 for (size_t j = 0; j < k; j++) tokens += out[j].tokens;
             }
+        } else if (mode == RequestMode::counter) {
+            tkm_counter *c = nullptr;
+            if (tkm_counter_open(enc, nullptr, &c) != TKM_OK) {
+                state.SkipWithError("tkm_counter_open failed");
+                return;
+            }
+            tkm_result r;
+            std::memset(&r, 0, sizeof r);
+            r.struct_size = sizeof r;
+            for (const tkm_text &t : items) {
+                if (tkm_counter_count(c, t.data, t.len, &r) != TKM_OK) {
+                    tkm_counter_free(c);
+                    state.SkipWithError("tkm_counter_count failed");
+                    return;
+                }
+                tokens += r.tokens;
+            }
+            tkm_counter_free(c);
         } else {
             for (const tkm_text &t : items) {
                 size_t n = 0;
@@ -457,13 +480,15 @@ void register_all() {
                     (std::string("latency/") + e + "/" + src + "/" + std::to_string(len)).c_str(), BM_Latency,
                     std::string(e), std::string(src), len)
                     ->Unit(benchmark::kMicrosecond);
-    for (const char *kind : {"requests", "batch"})
+    const std::pair<const char *, RequestMode> kModes[] = {
+        {"requests", RequestMode::single}, {"batch", RequestMode::batch}, {"counter", RequestMode::counter}};
+    for (const auto &kind : kModes)
         for (const char *e : kEncodings)
             for (const char *src : {"english", "chat"})
                 for (size_t len : kLatencySizes)
                     benchmark::RegisterBenchmark(
-                        (std::string(kind) + "/" + e + "/" + src + "/" + std::to_string(len)).c_str(), BM_Requests,
-                        std::string(e), std::string(src), len, std::string(kind) == "batch")
+                        (std::string(kind.first) + "/" + e + "/" + src + "/" + std::to_string(len)).c_str(),
+                        BM_Requests, std::string(e), std::string(src), len, kind.second)
                         ->Unit(benchmark::kMillisecond);
     for (const char *e : kEncodings) {
         benchmark::RegisterBenchmark((std::string("open/") + e).c_str(), BM_Open, std::string(e), false)

@@ -277,6 +277,31 @@ TKM_API TKM_NODISCARD tkm_status tkm_stream_finish(tkm_stream *s, tkm_result *re
 /** Release a stream. NULL is accepted. */
 TKM_API void tkm_stream_free(tkm_stream *s);
 
+/* ---- reusable counter ---------------------------------------------------------------------- */
+typedef struct tkm_counter tkm_counter; /**< one per thread; not used by two threads at once */
+
+/**
+ * A counter for many texts in turn - a gateway worker's requests - with one encoding and one set
+ * of options. It keeps its working memory from call to call, and with it a cache of the counts of
+ * recent pieces that need a merge (tkm_count_ex has one only within a call of 16 KiB or more, so a
+ * short request never does). Every answer - count, bytes, status, error offset - equals
+ * tkm_count_ex / tkm_count_limit on the same text with the same encoding and options: the cache is
+ * keyed by a piece's bytes, compared in full. Memory: about 130 KiB once the counter has counted
+ * 16 KiB, plus scratch for the longest piece of a call, of which at most about 1 MiB per buffer is
+ * kept after the call. opt->allocator, when given, serves all of it, the counter itself included.
+ * The encoding must stay open while the counter is in use.
+ */
+TKM_API TKM_NODISCARD tkm_status tkm_counter_open(const tkm_encoding *enc, const tkm_options *opt,
+                                                   tkm_counter **out);
+/** tkm_count_ex(enc, text, len, opt, result) with the counter's encoding and options. */
+TKM_API TKM_NODISCARD tkm_status tkm_counter_count(tkm_counter *c, const void *text, size_t len,
+                                                    tkm_result *result);
+/** tkm_count_limit(enc, text, len, limit, opt, result) with the counter's encoding and options. */
+TKM_API TKM_NODISCARD tkm_status tkm_counter_count_limit(tkm_counter *c, const void *text, size_t len,
+                                                          size_t limit, tkm_result *result);
+/** Release a counter. NULL is accepted. */
+TKM_API void tkm_counter_free(tkm_counter *c);
+
 /* ---- multi-threaded counting ------------------------------------------------------------------
  * Texts are split only at safe cut points: positions where counting the two sides separately
  * provably gives the count of the whole (the rule the streaming counter uses). So every answer -

@@ -531,18 +531,12 @@ tkm_status tkm_check_count_args(const tkm_encoding *enc, const void *text, size_
     return TKM_OK;
 }
 
-static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
-                             const tkm_options *opt, tkm_result *result, tkm_sink *sink_out) {
-    uint32_t flags;
-    tkm_status st = tkm_check_count_args(enc, text, len, opt, result, &flags);
-    if (st != TKM_OK || len == 0) return st;
-    tkm_work w;
-    tkm_work_init(&w, opt);
+tkm_status tkm_count_with(const tkm_encoding *enc, tkm_work *w, const void *text, size_t len, size_t limit,
+                          uint32_t flags, tkm_result *result, tkm_sink *sink_out) {
     tkm_sink k = TKM_SINK_INIT(NULL, 0, text);
     k.limit = limit;
     size_t off = 0;
-    st = tkm_run(enc, (const uint8_t *)text, len, flags, &w, &k, &off);
-    tkm_work_release(&w);
+    tkm_status st = tkm_run(enc, (const uint8_t *)text, len, flags, w, &k, &off);
     if (sink_out) *sink_out = k;
     if (st == TKM_OK) {
         result->tokens = k.n;
@@ -553,6 +547,18 @@ static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t l
     } else {
         result->error_offset = off;
     }
+    return st;
+}
+
+static tkm_status count_impl(const tkm_encoding *enc, const void *text, size_t len, size_t limit,
+                             const tkm_options *opt, tkm_result *result, tkm_sink *sink_out) {
+    uint32_t flags;
+    tkm_status st = tkm_check_count_args(enc, text, len, opt, result, &flags);
+    if (st != TKM_OK || len == 0) return st;
+    tkm_work w;
+    tkm_work_init(&w, opt);
+    st = tkm_count_with(enc, &w, text, len, limit, flags, result, sink_out);
+    tkm_work_release(&w);
     return st;
 }
 

@@ -94,6 +94,12 @@ size_t tkm_utf8_first_invalid(const uint8_t *s, size_t n);
 tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t flags, tkm_work *w, tkm_sink *k,
                    size_t *err_off);
 
+/* One count of text[0..len), len >= 1, in w (arguments already checked, result zeroed): the whole
+ * text (limit SIZE_MAX) or up to a limit; the result filled as tkm_count_ex / tkm_count_limit
+ * fill it; *sink_out (may be NULL) gets the sink, for tkm_truncate. */
+tkm_status tkm_count_with(const tkm_encoding *enc, tkm_work *w, const void *text, size_t len, size_t limit,
+                          uint32_t flags, tkm_result *result, tkm_sink *sink_out);
+
 /* Validation shared by the entry points. */
 tkm_status tkm_check_handle(const tkm_encoding *e);
 tkm_status tkm_check_options(const tkm_options *opt, uint32_t *flags);

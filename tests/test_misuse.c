@@ -423,6 +423,9 @@ Test(handle, foreign_objects_are_invalid_handles) {
         cr_assert_eq(tkm_encoding_info_get(h, &info), TKM_ERR_INVALID_HANDLE);
         cr_assert_eq(tkm_stream_open(h, NULL, &s), TKM_ERR_INVALID_HANDLE);
         cr_assert(s == NULL || s == (tkm_stream *)junk_block);
+        tkm_counter *c = (tkm_counter *)junk_block;
+        cr_assert_eq(tkm_counter_open(h, NULL, &c), TKM_ERR_INVALID_HANDLE);
+        cr_assert_null(c);
         cr_assert_eq(n, 777);
         cr_assert(block_is(f ? junk_block : zero_block, sizeof zero_block, fill[f]), "a foreign object was written");
     }
@@ -444,6 +447,9 @@ Test(options, invalid_flags_and_sizes) {
         cr_assert_eq(tkm_encode(e, "x", 1, &o, ids, 8, &n), TKM_ERR_INVALID_ARGUMENT, "flag bit %d", bit);
         cr_assert_eq(tkm_stream_open(e, &o, &s), TKM_ERR_INVALID_ARGUMENT, "flag bit %d", bit);
         cr_assert_null(s);
+        tkm_counter *c = NULL;
+        cr_assert_eq(tkm_counter_open(e, &o, &c), TKM_ERR_INVALID_ARGUMENT, "flag bit %d", bit);
+        cr_assert_null(c);
     }
     tkm_options both = make_opt(TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT);
     cr_assert_eq(tkm_count_ex(e, "x", 1, &both, &r), TKM_ERR_INVALID_ARGUMENT);
@@ -462,6 +468,8 @@ Test(options, invalid_flags_and_sizes) {
         cr_assert_eq(tkm_truncate(e, "x", 1, 9, &o, &r), TKM_ERR_INVALID_ARGUMENT, "options size %zu", tiny[i]);
         cr_assert_eq(tkm_encode(e, "x", 1, &o, ids, 8, &n), TKM_ERR_INVALID_ARGUMENT, "options size %zu", tiny[i]);
         cr_assert_eq(tkm_stream_open(e, &o, &s), TKM_ERR_INVALID_ARGUMENT, "options size %zu", tiny[i]);
+        tkm_counter *c = NULL;
+        cr_assert_eq(tkm_counter_open(e, &o, &c), TKM_ERR_INVALID_ARGUMENT, "options size %zu", tiny[i]);
     }
     /* results too small */
     const size_t rsmall[] = {0, 1, sizeof(size_t), offsetof(tkm_result, error_offset), sizeof(tkm_result) - 1};

@@ -93,7 +93,7 @@ if want asan; then
   export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOGS/ubsan"
   configure_build build-asan "${TKM_SAN_CC:-clang-14}" "$SAN" tokmeter_static \
-    test_unicode test_api test_vocab test_pretok test_misuse test_threads test_golden test_stream fuzz_replay
+    test_unicode test_api test_vocab test_pretok test_misuse test_threads test_golden test_stream test_counter fuzz_replay
   san_reports "build-asan: build tools"
   # an uninstrumented build would pass every check below vacuously
   grep -q __asan_init <(nm build-asan/tests/test_misuse) || { echo "check-sanitizers: build-asan is not instrumented" >&2; exit 1; }
@@ -101,7 +101,7 @@ if want asan; then
   # Every test of these but test_misuse's >4 GiB inputs (suite huge) and the whole-corpus tests
   # (corpus_*): slow under ASan and the same code paths as the inputs that remain. The CLI is
   # checked by valgrind below. Two rounds of test_threads here; TSan runs more.
-  TKM_THREAD_ROUNDS=2 run_ctest build-asan '!(huge)/!(corpus_*)' test_unicode test_api test_vocab test_misuse \
+  TKM_THREAD_ROUNDS=2 run_ctest build-asan '!(huge)/!(corpus_*)' test_unicode test_api test_vocab test_misuse test_counter \
     test_threads test_pretok fuzz_replay
   run_ctest build-asan 'golden/@(edge_cases|every_code_point)' test_golden
   run_ctest build-asan 'stream/!(corpus*)' test_stream

@@ -45,6 +45,10 @@
  *  7. multi-threaded counting (with the default allocator, which is thread-safe): the text cut
  *     into up to 2 or 3 threads times 1-4 pieces each, with a 1-byte minimum piece (the tuned
  *     entry point, kernel/parallel.h), gives tkm_count_ex's status, count, bytes and error offset.
+ *  8. the reusable counter (tkm_counter, through the checking allocator when chosen): the text,
+ *     its first half, the text again (the piece cache now warm) and the text under a limit of half
+ *     its count each give what tkm_count_ex / tkm_count_limit give (status, tokens, bytes, error
+ *     offset), unless the checking allocator failed an allocation (then NO_MEMORY or the same).
  *
  * Known findings can be silenced at run time so that a long fuzzing run keeps searching for new
  * ones: TKM_FUZZ_IGNORE=name[,name...] (names are printed with each failure). The replay test
@@ -583,6 +587,49 @@ static void check_stream(const uint8_t *s, size_t n, const tkm_encoding *enc, co
     }
 }
 
+/* One call of the counter against the one-shot answer (want_st, *want), under check 8's rules. */
+static void counter_vs(const char *what, tkm_status got_st, const tkm_result *got, tkm_status want_st,
+                       int want_oom, const tkm_result *want) {
+    if (is_oom(got_st) || want_oom) return; /* an allocation failed on purpose: nothing to compare */
+    CHECK("counter", got_st == want_st, "%s: status %s, the one-shot %s", what, tkm_status_string(got_st),
+          tkm_status_string(want_st));
+    if (got_st != want_st) return;
+    CHECK("counter", got->tokens == want->tokens && got->bytes == want->bytes && got->error_offset == want->error_offset,
+          "%s: %zu tokens / %zu bytes / offset %zu, the one-shot %zu / %zu / %zu", what, got->tokens, got->bytes,
+          got->error_offset, want->tokens, want->bytes, want->error_offset);
+}
+
+static void check_counter(const uint8_t *s, size_t n, const tkm_encoding *enc, const tkm_options *opt,
+                          tkm_status st_ex, int ex_oom, const tkm_result *ex) {
+    cur.stage = "tkm_counter";
+    alloc_reset();
+    tkm_counter *c = NULL;
+    tkm_status st = tkm_counter_open(enc, opt, &c);
+    if (st != TKM_OK) {
+        CHECK("counter", is_oom(st) || (st == TKM_ERR_INVALID_ARGUMENT && st_ex == st), "tkm_counter_open: %s",
+              tkm_status_string(st));
+        CHECK("counter", c == NULL, "a failed tkm_counter_open left a counter");
+        alloc_check_balanced("tkm_counter_open");
+        return;
+    }
+    tkm_result got, want;
+    memset(&got, 0, sizeof got);
+    got.struct_size = sizeof got;
+    want = got;
+    counter_vs("the text", tkm_counter_count(c, s, n, &got), &got, st_ex, ex_oom, ex);
+    const size_t half = n / 2;
+    tkm_status st_h = tkm_count_ex(enc, s, half, opt, &want);
+    counter_vs("its first half", tkm_counter_count(c, s, half, &got), &got, st_h, is_oom(st_h), &want);
+    counter_vs("the text again", tkm_counter_count(c, s, n, &got), &got, st_ex, ex_oom, ex);
+    if (st_ex == TKM_OK) {
+        const size_t limit = ex->tokens / 2;
+        tkm_status st_l = tkm_count_limit(enc, s, n, limit, opt, &want);
+        counter_vs("under a limit", tkm_counter_count_limit(c, s, n, limit, &got), &got, st_l, is_oom(st_l), &want);
+    }
+    tkm_counter_free(c);
+    alloc_check_balanced("tkm_counter");
+}
+
 static void check_api(const uint8_t *s, size_t n, const tkm_encoding *enc, int agrees) {
     const uint32_t f = cur.flags;
     const int allow = (f & TKM_SPECIAL_ALLOW) != 0, reject = (f & TKM_SPECIAL_REJECT) != 0;
@@ -648,6 +695,8 @@ static void check_api(const uint8_t *s, size_t n, const tkm_encoding *enc, int a
                   "%u threads x %u (%zu pieces): error offset %zu, tkm_count_ex %zu", threads, per, pieces,
                   pr.error_offset, r.error_offset);
     }
+
+    check_counter(s, n, enc, &opt, st_ex, ex_oom, &r);
 
     /* tkm_encode into a buffer that is always big enough (<= 3 tokens per input byte). */
     cur.stage = "tkm_encode";

@@ -1,0 +1,92 @@
+/*
+ * counter.c - the reusable counter: one tkm_work kept from call to call (see tokmeter.h).
+ *
+ * Design notes. tkm_count_ex sets up and releases a tkm_work in every call, so a short request
+ * never has a piece cache (count.c allocates it only after TKM_PCACHE_AFTER bytes of one call)
+ * and every piece that is not one token is merged again, request after request. A counter keeps
+ * the work, piece cache included, across calls: the cache is keyed by a piece's bytes and compared
+ * in full, and holds BPE counts, which depend on neither the text around a piece nor the options,
+ * so a hit is the count the merge would give and the results stay those of tkm_count_ex. tkm_run
+ * resets the per-call state itself (the deferred batch, the mode); the stream (stream.c) has
+ * relied on that from chunk to chunk since it was written. What is not kept: scratch above
+ * TKM_COUNTER_KEEP, grown by one long piece - a worker that once met a 10 MB pre-token should not
+ * hold its merge memory for the rest of its life.
+ */
+#include <string.h>
+
+#include "encoding.h"
+
+/* Scratch kept between calls, per buffer (see the design notes). */
+#define TKM_COUNTER_KEEP ((size_t)1 << 20)
+
+struct tkm_counter {
+    const tkm_encoding *enc;
+    uint32_t flags;
+    tkm_work w;
+};
+
+TKM_API tkm_status tkm_counter_open(const tkm_encoding *enc, const tkm_options *opt, tkm_counter **out) {
+    if (!out) return TKM_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    tkm_status st = tkm_check_handle(enc);
+    if (st != TKM_OK) return st;
+    uint32_t flags;
+    if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
+    tkm_work w;
+    tkm_work_init(&w, opt);
+    tkm_counter *c = (tkm_counter *)w.bpe.alloc(w.bpe.opaque, sizeof *c); /* the caller's allocator too */
+    if (!c) return TKM_ERR_NO_MEMORY;
+    memset(c, 0, sizeof *c);
+    c->enc = enc;
+    c->flags = flags;
+    c->w = w;
+    *out = c;
+    return TKM_OK;
+}
+
+/* Drop the scratch buffers that grew past TKM_COUNTER_KEEP; the piece cache stays. */
+static void trim(tkm_work *w) {
+    if (w->bpe.cap > TKM_COUNTER_KEEP) tkm_bpe_work_release(&w->bpe);
+    if (w->rep_cap > TKM_COUNTER_KEEP) {
+        w->bpe.dealloc(w->bpe.opaque, w->rep);
+        w->rep = NULL;
+        w->rep_cap = 0;
+    }
+    if (w->tmp_cap > TKM_COUNTER_KEEP) {
+        w->bpe.dealloc(w->bpe.opaque, w->tmp);
+        w->tmp = NULL;
+        w->tmp_cap = 0;
+    }
+}
+
+static tkm_status counter_count(tkm_counter *c, const void *text, size_t len, size_t limit, tkm_result *result) {
+    if (!c) return TKM_ERR_INVALID_ARGUMENT;
+    tkm_status st = tkm_check_handle(c->enc);
+    if (st != TKM_OK) return st;
+    if (!result || result->struct_size < sizeof(tkm_result) || (!text && len)) return TKM_ERR_INVALID_ARGUMENT;
+    result->tokens = 0;
+    result->bytes = 0;
+    result->error_offset = 0;
+    if (len == 0) return TKM_OK;
+    st = tkm_count_with(c->enc, &c->w, text, len, limit, c->flags, result, NULL);
+    trim(&c->w);
+    return st;
+}
+
+TKM_API tkm_status tkm_counter_count(tkm_counter *c, const void *text, size_t len, tkm_result *result) {
+    return counter_count(c, text, len, SIZE_MAX, result);
+}
+
+TKM_API tkm_status tkm_counter_count_limit(tkm_counter *c, const void *text, size_t len, size_t limit,
+                                           tkm_result *result) {
+    if (limit == SIZE_MAX) limit = SIZE_MAX - 1; /* SIZE_MAX is the internal "no limit", as in tkm_count_limit */
+    return counter_count(c, text, len, limit, result);
+}
+
+TKM_API void tkm_counter_free(tkm_counter *c) {
+    if (!c) return;
+    tkm_work_release(&c->w);
+    void (*dealloc)(void *, void *) = c->w.bpe.dealloc;
+    void *opaque = c->w.bpe.opaque;
+    dealloc(opaque, c);
+}
