@@ -53,8 +53,9 @@ typedef struct tkm_work {
     struct tkm_pcache_entry *pcache;
     size_t seen;
     int pcache_tried;
-    /* counting only, whole text (no limit): pieces that need BPE, merged TKM_BPE_BATCH at a time
-     * (tkm_bpe_count_batch); they point into the caller's text, never into rep */
+    /* counting only, whole text (no limit): pieces that need BPE, TKM_BPE_BATCH at a time looked
+     * up in the piece cache and the rest merged together (tkm_bpe_count_batch); they point into
+     * the caller's text, never into rep */
     int defer;
     uint32_t n_deferred;
     const uint8_t *deferred[TKM_BPE_BATCH];
