@@ -2,11 +2,13 @@
  * count.c - the counting driver: split -> whole-piece lookup -> merge fallback -> sum.
  *
  * Design notes.
- * - Ill-formed UTF-8 is handled without copying the input: the whole text is validated once
- *   (cheap, and strict mode needs it anyway); when it is well-formed - nearly always - pieces
- *   are looked up in place. Otherwise only pieces that contain bytes >= 0x80 are checked and, if
- *   ill-formed, re-encoded with U+FFFD (EF BF BD) per maximal ill-formed subsequence into a
- *   scratch buffer, which makes the count equal to tiktoken's on data.decode("utf-8","replace").
+ * - Ill-formed UTF-8: the whole text is validated once (cheap, and strict mode needs it anyway);
+ *   when it is well-formed - nearly always - pieces are looked up in place. Otherwise ill-formed
+ *   parts are re-encoded with U+FFFD (EF BF BD) per maximal ill-formed subsequence into a scratch
+ *   buffer, which makes the count equal to tiktoken's on data.decode("utf-8","replace"): a whole
+ *   count repairs the text 64 KiB at a time between safe cuts and counts the copies on the fast
+ *   path (run_ordinary); a limited count or an encode checks and repairs piece by piece
+ *   (run_pieces).
  * - A one-byte piece is one token (every vocabulary holds all 256 bytes): no hashing.
  * - A piece found whole in the vocabulary is one token; only the rest go through BPE.
  * - Special tokens (allow / reject modes) are found first and split the text into segments, as
@@ -26,6 +28,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "cut.h"
 #include "encoding.h"
 
 /*
@@ -437,9 +440,10 @@ static tkm_status run_count(const tkm_encoding *e, const uint8_t *s, size_t n, t
     return TKM_OK;
 }
 
-static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, int strict,
-                               tkm_work *w, tkm_sink *k, size_t *err_off) {
-    if (valid && w->defer) return run_count(e, s, n, w, k);
+/* The general loop: any mode (ids, a limit), any text; pieces of ill-formed text are repaired one
+ * by one as they are met. */
+static tkm_status run_pieces(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, int strict,
+                             tkm_work *w, tkm_sink *k, size_t *err_off) {
     const tkm_split_fn split = e->split;
     size_t pos = 0, ends[TKM_SPLIT_BATCH], m = 0, j = 0;
     while (pos < n) {
@@ -479,6 +483,70 @@ static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n
     return TKM_OK;
 }
 
+/*
+ * Ill-formed text counted whole (w->defer, replacement mode) - random bytes, but also a long text
+ * with one stray byte or a request cut inside its last character. It used to take the general
+ * loop throughout (run_pieces: each piece checked, repaired and looked up on its own, BPE one
+ * piece at a time), so one bad byte anywhere cost the whole text 21% more instructions (2 MB of
+ * English with 0xFF appended) and random bytes spent a third of their time in one-by-one merges.
+ * Now the text is taken TKM_REPAIR_CHUNK bytes at a time, each part ending at a safe cut (cut.c,
+ * the rule the stream and the threads use: counting the parts apart gives the whole's count, and
+ * no UTF-8 sequence or ill-formed subsequence spans a cut, so repairing the parts apart gives the
+ * repaired whole). A part with no ill-formed byte is counted in place by run_count; another is
+ * repaired first (into w->rep, up to 3 bytes per byte) and the repaired copy - well-formed, which
+ * is what tiktoken counts: data.decode("utf-8", "replace") - goes to run_count. A stretch of more
+ * than a chunk without a safe cut takes the general loop up to the next cut, so the copy stays
+ * bounded by 3 * TKM_REPAIR_CHUNK. Measured: see the commit and README, Speed.
+ */
+#ifndef TKM_REPAIR_CHUNK /* the fuzz build with tiny windows sets a tiny one (tests/fuzz/README.md) */
+#define TKM_REPAIR_CHUNK ((size_t)64 << 10)
+#endif
+
+/* The last safe cut c of s[0..n) with lo <= c <= hi, or 0 if there is none (lo >= 2). */
+static size_t last_cut(const uint8_t *s, size_t lo, size_t hi, size_t n, int level) {
+    if (n < 4 || hi > n - 4) hi = n >= 4 ? n - 4 : 0;
+    for (size_t c = hi; c >= lo && c > 0; c--)
+        if (tkm_cut_is_safe(s, c, n, level)) return c;
+    return 0;
+}
+
+/* The first safe cut c >= lo of s[0..n) (lo >= 2), or n if there is none. */
+static size_t next_cut(const uint8_t *s, size_t lo, size_t n, int level) {
+    for (size_t c = lo; c + 4 <= n; c++)
+        if (tkm_cut_is_safe(s, c, n, level)) return c;
+    return n;
+}
+
+/* s[0..n) counted in its mode. `valid`: well-formed (known only for whole texts); `ok_below`: no
+ * ill-formed byte lies before s + ok_below (0: not known). */
+static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, size_t ok_below,
+                               int strict, int level, tkm_work *w, tkm_sink *k, size_t *err_off) {
+    if (valid && w->defer) return run_count(e, s, n, w, k);
+    if (!w->defer || strict || level == TKM_CUT_NONE) return run_pieces(e, s, n, valid, strict, w, k, err_off);
+    size_t pos = 0;
+    while (pos < n) {
+        size_t end = n;
+        if (n - pos > TKM_REPAIR_CHUNK) {
+            end = last_cut(s, pos + 2, pos + TKM_REPAIR_CHUNK, n, level);
+            if (end <= pos) { /* no cut in a chunk's length: piece by piece up to the next one */
+                end = next_cut(s, pos + TKM_REPAIR_CHUNK, n, level);
+                tkm_status st = run_pieces(e, s + pos, end - pos, 0, 0, w, k, err_off);
+                if (st != TKM_OK) return st;
+                pos = end;
+                continue;
+            }
+        }
+        const uint8_t *t = s + pos;
+        size_t tn = end - pos;
+        if (end > ok_below && tkm_utf8_first_invalid(t, tn) < tn && !(t = repair(w, t, tn, &tn)))
+            return TKM_ERR_NO_MEMORY;
+        tkm_status st = run_count(e, t, tn, w, k);
+        if (st != TKM_OK) return st;
+        pos = end;
+    }
+    return TKM_OK;
+}
+
 /* Leftmost special token at or after `from`; the longest one if several start there. */
 static int find_special(const tkm_encoding *e, const uint8_t *s, size_t from, size_t n, size_t *at,
                         const tkm_special **which) {
@@ -506,8 +574,10 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
     w->defer = !k->ids && k->limit == SIZE_MAX && e->ranks->pairs != NULL;
     w->n_deferred = 0;
     int strict = (flags & TKM_UTF8_STRICT) != 0, valid = 0;
+    size_t bad = 0; /* no ill-formed byte before s + bad */
     if (k->limit == SIZE_MAX) { /* whole text: validate once, then skip per-piece checks */
-        size_t bad = tkm_utf8_first_invalid(s, n), at;
+        size_t at;
+        bad = tkm_utf8_first_invalid(s, n);
         const tkm_special *sp;
         if (bad < n && strict) {
             /* the earliest problem in the text wins, as when the text is scanned in order */
@@ -521,12 +591,14 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
         valid = bad == n;
     }
     if (!(flags & (TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT)) || e->n_specials == 0)
-        return run_ordinary(e, s, n, valid, strict, w, k, err_off);
+        return run_ordinary(e, s, n, valid, bad, strict, TKM_CUT_ALL, w, k, err_off);
 
     size_t pos = 0, at;
     const tkm_special *sp;
+    const int level = tkm_cut_allowed(e, flags);
     while (pos < n && find_special(e, s, pos, n, &at, &sp)) {
-        tkm_status st = run_ordinary(e, s + pos, at - pos, valid, strict, w, k, err_off);
+        tkm_status st =
+            run_ordinary(e, s + pos, at - pos, valid, bad > pos ? bad - pos : 0, strict, level, w, k, err_off);
         if (st != TKM_OK) return st;
         if (flags & TKM_SPECIAL_REJECT) {
             *err_off = (size_t)(s + at - k->origin);
@@ -543,7 +615,7 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
             return TKM_ERR_LIMIT_EXCEEDED;
         }
     }
-    return run_ordinary(e, s + pos, n - pos, valid, strict, w, k, err_off);
+    return run_ordinary(e, s + pos, n - pos, valid, bad > pos ? bad - pos : 0, strict, level, w, k, err_off);
 }
 
 tkm_status tkm_check_handle(const tkm_encoding *e) {

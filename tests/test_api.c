@@ -194,6 +194,117 @@ Test(api, invalid_utf8_replace_and_strict) {
     tkm_encoding_free(e);
 }
 
+/* ---- ill-formed text counted whole, 64 KiB at a time (count.c, TKM_REPAIR_CHUNK) ------------ */
+typedef struct {
+    uint8_t *b;
+    size_t n, cap;
+} text_buf;
+
+static void put(text_buf *t, const void *p, size_t n) {
+    if (t->n + n > t->cap) {
+        t->cap = (t->n + n) * 2;
+        t->b = realloc(t->b, t->cap);
+        cr_assert_not_null(t->b);
+    }
+    memcpy(t->b + t->n, p, n);
+    t->n += n;
+}
+
+static void put_rep(text_buf *t, const char *s, size_t total) {
+    size_t l = strlen(s);
+    for (size_t i = 0; i < total; i += l) put(t, s, l);
+}
+
+/* One text under one option set: the count equals the per-piece path's (tkm_count_limit with a
+ * limit it never reaches, which repairs piece by piece as it goes) and, for the default options,
+ * the oracle's (PCRE2 split of the repaired text + the literal BPE). */
+static void check_chunked(const tkm_encoding *e, const char *what, const uint8_t *s, size_t n, uint32_t flags) {
+    tkm_options o = {sizeof o, flags, 0, NULL};
+    tkm_result whole = {sizeof whole, 0, 0, 0}, pieces = {sizeof pieces, 0, 0, 0};
+    tkm_status sw = tkm_count_ex(e, s, n, &o, &whole);
+    tkm_status sp = tkm_count_limit(e, s, n, SIZE_MAX - 1, &o, &pieces);
+    cr_assert_eq(sw, sp, "%s (%zu bytes, flags %u): status %d, per piece %d", what, n, flags, sw, sp);
+    if (sw == TKM_OK) {
+        cr_assert_eq(whole.tokens, pieces.tokens, "%s (%zu bytes, flags %u): %zu tokens, per piece %zu", what, n,
+                     flags, whole.tokens, pieces.tokens);
+    } else {
+        cr_assert_eq(whole.error_offset, pieces.error_offset, "%s (%zu bytes, flags %u): error offset", what, n, flags);
+    }
+    if (flags == 0) {
+        size_t want = oracle_count((int)e->pattern, e->ranks, s, n); /* the values are equal (oracle.h) */
+        cr_assert_eq(whole.tokens, want, "%s (%zu bytes): %zu tokens, oracle %zu", what, n, whole.tokens, want);
+    }
+}
+
+Test(api, ill_formed_text_counted_in_chunks, .timeout = 300) {
+    const size_t C = (size_t)64 << 10;
+    static const char *encs[] = {"o200k_base", "cl100k_base", "r50k_base"};
+    const char *prose = "The quick brown fox's 123456 jumps over 7 lazy dogs.\nIt's   a test, isn't it? ";
+    oracle_rng rng = {0x5DEECE66Dull};
+    for (size_t k = 0; k < 3; k++) {
+        tkm_encoding *e = open_enc(encs[k]);
+        /* prose of 2.2 chunks ending inside a character (a request cut mid-character), and its
+         * prefixes around the chunk size */
+        text_buf t = {NULL, 0, 0};
+        put_rep(&t, prose, 2 * C + C / 5);
+        put(&t, "\xE4\xB8", 2);
+        check_chunked(e, "prose + cut character", t.b, t.n, 0);
+        const size_t cuts[] = {C - 1, C, C + 1, C + 5, 2 * C + 3};
+        for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+            uint8_t keep = t.b[cuts[i] - 1];
+            t.b[cuts[i] - 1] = 0xF0; /* a lead byte with nothing after it, at the very end */
+            check_chunked(e, "prefix ending in a lead byte", t.b, cuts[i], 0);
+            t.b[cuts[i] - 1] = keep;
+        }
+        /* one ill-formed byte at each position around the first and second chunk ends */
+        for (int d = -6; d <= 6; d++) {
+            size_t at = (d < 0 ? C - (size_t)-d : C + (size_t)d);
+            uint8_t keep = t.b[at], keep2 = t.b[at + C];
+            t.b[at] = 0xFF;
+            t.b[at + C] = 0xC0;
+            check_chunked(e, "a bad byte near a chunk end", t.b, t.n, 0);
+            t.b[at] = keep;
+            t.b[at + C] = keep2;
+        }
+        /* random bytes, several chunks */
+        text_buf r = {NULL, 0, 0};
+        for (size_t i = 0; i < 3 * C + 77; i++) {
+            uint8_t c = (uint8_t)oracle_rng_below(&rng, 256);
+            put(&r, &c, 1);
+        }
+        check_chunked(e, "random bytes", r.b, r.n, 0);
+        /* more than a chunk without a safe cut ("\xFF " has none), between prose and after it, at
+         * four offsets from the last cut before it (a cut anywhere but at a piece boundary would
+         * change the count) */
+        text_buf m = {NULL, 0, 0};
+        for (size_t shift = 0; shift < 4; shift++) {
+            m.n = 0;
+            put_rep(&m, prose, C / 2 + 11);
+            put_rep(&m, "!", shift); /* after the prose's last cut, before the stretch */
+            put_rep(&m, "\xFF ", C + C / 3);
+            put_rep(&m, prose, C + 9);
+            put_rep(&m, " \xFF\xFE", C + 1);
+            check_chunked(e, "a stretch without cuts", m.b, m.n, 0);
+        }
+        /* special-token text among ill-formed bytes, in every mode */
+        text_buf sp = {NULL, 0, 0};
+        for (int i = 0; i < 12; i++) {
+            put_rep(&sp, prose, C / 4);
+            put(&sp, i % 3 ? "\xFF<|endoftext|>x" : "<|endoftext|>\xC3", i % 3 ? 16 : 14);
+        }
+        const uint32_t modes[] = {0, TKM_SPECIAL_ALLOW, TKM_SPECIAL_REJECT, TKM_UTF8_STRICT};
+        for (size_t i = 0; i < 4; i++) {
+            check_chunked(e, "special tokens", sp.b, sp.n, modes[i]);
+            check_chunked(e, "random bytes", r.b, r.n, modes[i]);
+        }
+        free(t.b);
+        free(r.b);
+        free(m.b);
+        free(sp.b);
+        tkm_encoding_free(e);
+    }
+}
+
 Test(api, special_tokens_modes) {
     tkm_encoding *e = open_enc("cl100k_base");
     const char *s = "hi<|endoftext|>there";

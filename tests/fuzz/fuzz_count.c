@@ -594,9 +594,10 @@ static void counter_vs(const char *what, tkm_status got_st, const tkm_result *go
     CHECK("counter", got_st == want_st, "%s: status %s, the one-shot %s", what, tkm_status_string(got_st),
           tkm_status_string(want_st));
     if (got_st != want_st) return;
-    CHECK("counter", got->tokens == want->tokens && got->bytes == want->bytes && got->error_offset == want->error_offset,
-          "%s: %zu tokens / %zu bytes / offset %zu, the one-shot %zu / %zu / %zu", what, got->tokens, got->bytes,
-          got->error_offset, want->tokens, want->bytes, want->error_offset);
+    const int same =
+        got->tokens == want->tokens && got->bytes == want->bytes && got->error_offset == want->error_offset;
+    CHECK("counter", same, "%s: %zu tokens / %zu bytes / offset %zu, the one-shot %zu / %zu / %zu", what, got->tokens,
+          got->bytes, got->error_offset, want->tokens, want->bytes, want->error_offset);
 }
 
 static void check_counter(const uint8_t *s, size_t n, const tkm_encoding *enc, const tkm_options *opt,
