@@ -87,6 +87,25 @@ void tkm_work_release(tkm_work *w) {
     w->rep_cap = w->tmp_cap = 0;
 }
 
+tkm_status tkm_object_open(const tkm_encoding *enc, const tkm_options *opt, size_t size, void **obj, uint32_t *flags,
+                           tkm_work *w) {
+    *obj = NULL;
+    tkm_status st = tkm_check_handle(enc);
+    if (st != TKM_OK || (st = tkm_check_options(opt, flags)) != TKM_OK) return st;
+    tkm_work_init(w, opt);
+    *obj = w->bpe.alloc(w->bpe.opaque, size); /* the caller's allocator serves the object too */
+    if (!*obj) return TKM_ERR_NO_MEMORY;
+    memset(*obj, 0, size);
+    return TKM_OK;
+}
+
+void tkm_object_free(tkm_work *w, void *obj) {
+    tkm_work_release(w);
+    void (*dealloc)(void *, void *) = w->bpe.dealloc; /* w may lie inside obj */
+    void *opaque = w->bpe.opaque;
+    dealloc(opaque, obj);
+}
+
 static void *grow(tkm_work *w, void **buf, size_t *cap, size_t need) {
     if (*cap >= need) return *buf;
     size_t want = need < 256 ? 256 : need;

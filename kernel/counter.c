@@ -12,7 +12,6 @@
  * TKM_COUNTER_KEEP, grown by one long piece - a worker that once met a 10 MB pre-token should not
  * hold its merge memory for the rest of its life.
  */
-#include <string.h>
 
 #include "encoding.h"
 
@@ -28,15 +27,12 @@ struct tkm_counter {
 TKM_API tkm_status tkm_counter_open(const tkm_encoding *enc, const tkm_options *opt, tkm_counter **out) {
     if (!out) return TKM_ERR_INVALID_ARGUMENT;
     *out = NULL;
-    tkm_status st = tkm_check_handle(enc);
-    if (st != TKM_OK) return st;
+    void *obj;
     uint32_t flags;
-    if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
     tkm_work w;
-    tkm_work_init(&w, opt);
-    tkm_counter *c = (tkm_counter *)w.bpe.alloc(w.bpe.opaque, sizeof *c); /* the caller's allocator too */
-    if (!c) return TKM_ERR_NO_MEMORY;
-    memset(c, 0, sizeof *c);
+    tkm_status st = tkm_object_open(enc, opt, sizeof(tkm_counter), &obj, &flags, &w);
+    if (st != TKM_OK) return st;
+    tkm_counter *c = (tkm_counter *)obj;
     c->enc = enc;
     c->flags = flags;
     c->w = w;
@@ -84,9 +80,5 @@ TKM_API tkm_status tkm_counter_count_limit(tkm_counter *c, const void *text, siz
 }
 
 TKM_API void tkm_counter_free(tkm_counter *c) {
-    if (!c) return;
-    tkm_work_release(&c->w);
-    void (*dealloc)(void *, void *) = c->w.bpe.dealloc;
-    void *opaque = c->w.bpe.opaque;
-    dealloc(opaque, c);
+    if (c) tkm_object_free(&c->w, c);
 }

@@ -69,6 +69,14 @@ void tkm_default_free(void *opaque, void *p);
 void tkm_work_init(tkm_work *w, const tkm_options *opt);
 void tkm_work_release(tkm_work *w);
 
+/* An object that keeps a tkm_work from call to call (a stream, a counter): checks the handle and
+ * the options (*flags), initialises *w under them and allocates the object - `size` zeroed bytes
+ * - from their allocator. On failure *obj is NULL. tkm_object_free releases w, then the object
+ * (w may be the object's own member). */
+tkm_status tkm_object_open(const tkm_encoding *enc, const tkm_options *opt, size_t size, void **obj, uint32_t *flags,
+                           tkm_work *w);
+void tkm_object_free(tkm_work *w, void *obj);
+
 /* Where tokens go: counted only (ids == NULL), or written up to cap while n keeps counting.
  * Counting stops with TKM_ERR_LIMIT_EXCEEDED after the piece that takes n above limit
  * (SIZE_MAX: no limit); stop is then the byte offset (from origin) where it stopped. */

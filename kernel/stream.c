@@ -40,16 +40,12 @@ struct tkm_stream {
 TKM_API tkm_status tkm_stream_open(const tkm_encoding *enc, const tkm_options *opt, tkm_stream **out) {
     if (!out) return TKM_ERR_INVALID_ARGUMENT;
     *out = NULL;
-    tkm_status st = tkm_check_handle(enc);
-    if (st != TKM_OK) return st;
+    void *obj;
     uint32_t flags;
-    if ((st = tkm_check_options(opt, &flags)) != TKM_OK) return st;
-    /* the stream itself comes from the caller's allocator too, like all of its memory */
     tkm_work w;
-    tkm_work_init(&w, opt);
-    tkm_stream *s = (tkm_stream *)w.bpe.alloc(w.bpe.opaque, sizeof *s);
-    if (!s) return TKM_ERR_NO_MEMORY;
-    memset(s, 0, sizeof *s);
+    tkm_status st = tkm_object_open(enc, opt, sizeof(tkm_stream), &obj, &flags, &w);
+    if (st != TKM_OK) return st;
+    tkm_stream *s = (tkm_stream *)obj;
     s->enc = enc;
     s->flags = flags;
     s->can_cut = tkm_cut_allowed(enc, flags);
@@ -122,8 +118,5 @@ TKM_API tkm_status tkm_stream_finish(tkm_stream *s, tkm_result *result) {
 TKM_API void tkm_stream_free(tkm_stream *s) {
     if (!s) return;
     if (s->buf) s->w.bpe.dealloc(s->w.bpe.opaque, s->buf);
-    tkm_work_release(&s->w);
-    void (*dealloc)(void *, void *) = s->w.bpe.dealloc;
-    void *opaque = s->w.bpe.opaque;
-    dealloc(opaque, s);
+    tkm_object_free(&s->w, s);
 }
