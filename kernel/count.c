@@ -398,7 +398,11 @@ static int has_high_byte(const uint8_t *p, size_t n) {
  * 18.1 / 11.6 / 11.9 ms, chat 16.0 / 10.4 / 10.9 -> 13.0 / 8.5 / 9.7 ms; whole sets (tkm_time -n 3,
  * best CPU time of 8 interleaved rounds): English 0.136 -> 0.126 s, chat 0.028 -> 0.026 s, code
  * and multilingual within the noise (two series: +5% / +10%, then -1% / +2.5%); one repeated 1 KB
- * request (latency/, all in cache) within the noise. */
+ * request (latency/, all in cache) within the noise.
+ * Tried and not kept: every piece of up to 12 bytes keyed and probed (1- and 2-byte pieces too),
+ * the key built without a branch on the length class from a 16-byte window and selects, to spare
+ * the two mispredicted length tests per piece (cachegrind --branch-sim, 2 MB: mispredicts -17% on
+ * English, -29% on code; instructions +17% / +25%, 157.6M -> 184.4M on English). */
 #define TKM_SPLIT_BATCH 64
 
 /* Pieces whose fast-table key run_count computes in its first pass: 3..TKM_FAST_MAX bytes (a byte
