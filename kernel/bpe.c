@@ -395,7 +395,7 @@ static size_t bpe_small_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint
         key[i] = pair_key(v->pair2[p[i] | (uint32_t)p[i + 1] << 8], (uint32_t)i);
     }
     id[n - 1] = v->byte_ids[p[n - 1]];
-    const size_t len8 = (n + 7u) & ~(size_t)7u;
+    size_t len8 = (n + 7u) & ~(size_t)7u;
     for (size_t i = n - 1; i < len8; i++) key[i] = KEY_NONE;
     size_t m = n;
     for (;;) {
@@ -415,8 +415,9 @@ static size_t bpe_small_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint
         if (k < n) {
             prv[k] = (uint8_t)i;
             key[i] = pair_key(tkm_pair_find(v, t, id[k]), i);
-        } else {
+        } else { /* i is the last part now: every key from i on is KEY_NONE, search below it */
             key[i] = KEY_NONE;
+            len8 = (i + 7u) & ~(size_t)7u;
         }
         const uint32_t h = prv[i];
         if (h != 0xFFu) key[h] = pair_key(tkm_pair_find(v, id[h], t), h);
@@ -482,6 +483,8 @@ void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uin
                 rkey[q] = (uint64_t)t_id << 21 | id[q][k];
                 rslot[q] = (uint32_t)tkm_pair_slot(v, rkey[q]);
                 __builtin_prefetch(v->pairs + rslot[q]);
+            } else { /* i is the last part now: every key from i on is KEY_NONE, search below it */
+                len8[q] = (i + 7u) & ~7u;
             }
             uint32_t h = prv[q][i];
             if (h != 0xFFu) {
