@@ -76,15 +76,22 @@ void tkm_work_init(tkm_work *w, const tkm_options *opt) {
     }
 }
 
+static void drop(tkm_work *w, void **buf, size_t *cap) {
+    if (*buf) w->bpe.dealloc(w->bpe.opaque, *buf);
+    *buf = NULL;
+    *cap = 0;
+}
+
+void tkm_work_trim(tkm_work *w, size_t keep) {
+    if (w->bpe.cap > keep) tkm_bpe_work_release(&w->bpe);
+    if (w->rep_cap > keep) drop(w, (void **)&w->rep, &w->rep_cap);
+    if (w->tmp_cap > keep) drop(w, (void **)&w->tmp, &w->tmp_cap);
+}
+
 void tkm_work_release(tkm_work *w) {
-    tkm_bpe_work_release(&w->bpe);
+    tkm_work_trim(w, 0);
     if (w->pcache) w->bpe.dealloc(w->bpe.opaque, w->pcache);
     w->pcache = NULL;
-    if (w->rep) w->bpe.dealloc(w->bpe.opaque, w->rep);
-    if (w->tmp) w->bpe.dealloc(w->bpe.opaque, w->tmp);
-    w->rep = NULL;
-    w->tmp = NULL;
-    w->rep_cap = w->tmp_cap = 0;
 }
 
 tkm_status tkm_object_open(const tkm_encoding *enc, const tkm_options *opt, size_t size, void **obj, uint32_t *flags,
@@ -228,23 +235,30 @@ static struct tkm_pcache_entry *pcache_get(tkm_work *w) {
     return w->pcache;
 }
 
-static inline struct tkm_pcache_entry *pcache_slot(tkm_work *w, const uint8_t *p, size_t len) {
-    return &w->pcache[tkm_vocab_hash(p, len) >> (64 - TKM_PCACHE_BITS)];
+/* The entry of p[0..len), len <= TKM_PCACHE_MAX. */
+static inline uint32_t pcache_index(const uint8_t *p, size_t len) {
+    return (uint32_t)(tkm_vocab_hash(p, len) >> (64 - TKM_PCACHE_BITS));
+}
+
+/* The count entry c holds for p[0..len), or SIZE_MAX if it holds another piece. */
+static inline size_t pcache_hit(const struct tkm_pcache_entry *c, const uint8_t *p, size_t len) {
+    return c->len == len && memcmp(c->b, p, len) == 0 ? c->count : SIZE_MAX;
+}
+
+static inline void pcache_store(struct tkm_pcache_entry *c, const uint8_t *p, size_t len, size_t m) {
+    c->len = (uint8_t)len;
+    c->count = (uint8_t)m; /* m <= len <= TKM_PCACHE_MAX */
+    memcpy(c->b, p, len);
 }
 
 static void pcache_put(tkm_work *w, const uint8_t *p, size_t len, size_t m) {
-    if (!w->pcache || len > TKM_PCACHE_MAX) return;
-    struct tkm_pcache_entry *c = pcache_slot(w, p, len);
-    c->len = (uint8_t)len;
-    c->count = (uint8_t)m; /* m <= len <= 30 */
-    memcpy(c->b, p, len);
+    if (w->pcache && len <= TKM_PCACHE_MAX) pcache_store(&w->pcache[pcache_index(p, len)], p, len, m);
 }
 
 /* Cached count of p[0..len), or SIZE_MAX if not cached. */
 static size_t pcache_find(tkm_work *w, const uint8_t *p, size_t len) {
     if (len > TKM_PCACHE_MAX || !pcache_get(w)) return SIZE_MAX;
-    struct tkm_pcache_entry *c = pcache_slot(w, p, len);
-    return c->len == len && memcmp(c->b, p, len) == 0 ? c->count : SIZE_MAX;
+    return pcache_hit(&w->pcache[pcache_index(p, len)], p, len);
 }
 
 static size_t bpe_count_cached(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w) {
@@ -270,19 +284,16 @@ static void flush_deferred(const tkm_encoding *e, tkm_work *w, tkm_sink *k) {
     if (pc) {
         for (uint32_t q = 0; q < nd; q++) {
             const size_t len = w->deferred_len[q];
-            slot[q] = len <= TKM_PCACHE_MAX ? (uint32_t)(tkm_vocab_hash(w->deferred[q], len) >> (64 - TKM_PCACHE_BITS))
-                                            : UINT32_MAX;
+            slot[q] = len <= TKM_PCACHE_MAX ? pcache_index(w->deferred[q], len) : UINT32_MAX;
             if (slot[q] != UINT32_MAX) __builtin_prefetch(&pc[slot[q]]);
         }
         for (uint32_t q = 0; q < nd; q++) {
             const uint8_t *p = w->deferred[q];
             const size_t len = w->deferred_len[q];
-            if (slot[q] != UINT32_MAX) {
-                const struct tkm_pcache_entry *en = &pc[slot[q]];
-                if (en->len == len && memcmp(en->b, p, len) == 0) {
-                    k->n += en->count;
-                    continue;
-                }
+            const size_t hit = slot[q] != UINT32_MAX ? pcache_hit(&pc[slot[q]], p, len) : SIZE_MAX;
+            if (hit != SIZE_MAX) {
+                k->n += hit;
+                continue;
             }
             ps[nm] = p;
             ns[nm] = (uint8_t)len;
@@ -299,12 +310,7 @@ static void flush_deferred(const tkm_encoding *e, tkm_work *w, tkm_sink *k) {
     tkm_bpe_count_batch(e->ranks, ps, ns, nm, c);
     for (uint32_t q = 0; q < nm; q++) {
         k->n += c[q];
-        if (pc && slot[q] != UINT32_MAX) {
-            struct tkm_pcache_entry *en = &pc[slot[q]];
-            en->len = ns[q];
-            en->count = (uint8_t)c[q]; /* c <= len <= TKM_PCACHE_MAX */
-            memcpy(en->b, ps[q], ns[q]);
-        }
+        if (pc && slot[q] != UINT32_MAX) pcache_store(&pc[slot[q]], ps[q], ns[q], c[q]);
     }
 }
 
@@ -316,7 +322,9 @@ static void defer_piece(const tkm_encoding *e, const uint8_t *p, size_t len, tkm
 
 /* A piece that is not one token: BPE. Out of line, so that emit_piece's common case (one token)
  * inlines into the loop without this function's register pressure and stack frame. `stable`: p
- * points into the caller's text (not the repair buffer), so it may be merged later. */
+ * stays where it is until the next flush, so it may be merged later - true of the caller's text
+ * and of a part that run_ordinary repaired as a whole (run_count flushes before it returns), not of
+ * the one piece run_pieces repairs into the same buffer, which the next repair overwrites. */
 static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, const uint8_t *p, size_t len,
                                                         tkm_work *w, tkm_sink *k, int stable) {
     if (len >= 0x7FFFFFFFu) return TKM_ERR_UNSUPPORTED; /* one pre-token of 2 GiB or more */
@@ -540,10 +548,11 @@ static size_t next_cut(const uint8_t *s, size_t lo, size_t n, int level) {
     return n;
 }
 
-/* s[0..n) counted in its mode. `valid`: well-formed (known only for whole texts); `ok_below`: no
- * ill-formed byte lies before s + ok_below (0: not known). */
-static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, int valid, size_t ok_below,
-                               int strict, int level, tkm_work *w, tkm_sink *k, size_t *err_off) {
+/* s[0..n) counted in its mode. No ill-formed byte lies before s + ok_below (0: not known; a
+ * whole text is validated first, a limited count piece by piece as it goes). */
+static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, size_t ok_below, int strict,
+                               int level, tkm_work *w, tkm_sink *k, size_t *err_off) {
+    const int valid = ok_below >= n;
     if (valid && w->defer) return run_count(e, s, n, w, k);
     if (!w->defer || strict || level == TKM_CUT_NONE) return run_pieces(e, s, n, valid, strict, w, k, err_off);
     size_t pos = 0;
@@ -596,7 +605,7 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
     w->seen += n;
     w->defer = !k->ids && k->limit == SIZE_MAX && e->ranks->pairs != NULL;
     w->n_deferred = 0;
-    int strict = (flags & TKM_UTF8_STRICT) != 0, valid = 0;
+    const int strict = (flags & TKM_UTF8_STRICT) != 0;
     size_t bad = 0; /* no ill-formed byte before s + bad */
     if (k->limit == SIZE_MAX) { /* whole text: validate once, then skip per-piece checks */
         size_t at;
@@ -611,17 +620,15 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
             *err_off = (size_t)(s - k->origin) + bad;
             return TKM_ERR_INVALID_UTF8;
         }
-        valid = bad == n;
     }
     if (!(flags & (TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT)) || e->n_specials == 0)
-        return run_ordinary(e, s, n, valid, bad, strict, TKM_CUT_ALL, w, k, err_off);
+        return run_ordinary(e, s, n, bad, strict, TKM_CUT_ALL, w, k, err_off);
 
     size_t pos = 0, at;
     const tkm_special *sp;
     const int level = tkm_cut_allowed(e, flags);
     while (pos < n && find_special(e, s, pos, n, &at, &sp)) {
-        tkm_status st =
-            run_ordinary(e, s + pos, at - pos, valid, bad > pos ? bad - pos : 0, strict, level, w, k, err_off);
+        tkm_status st = run_ordinary(e, s + pos, at - pos, bad > pos ? bad - pos : 0, strict, level, w, k, err_off);
         if (st != TKM_OK) return st;
         if (flags & TKM_SPECIAL_REJECT) {
             *err_off = (size_t)(s + at - k->origin);
@@ -638,7 +645,7 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
             return TKM_ERR_LIMIT_EXCEEDED;
         }
     }
-    return run_ordinary(e, s + pos, n - pos, valid, bad > pos ? bad - pos : 0, strict, level, w, k, err_off);
+    return run_ordinary(e, s + pos, n - pos, bad > pos ? bad - pos : 0, strict, level, w, k, err_off);
 }
 
 tkm_status tkm_check_handle(const tkm_encoding *e) {

@@ -40,32 +40,13 @@ TKM_API tkm_status tkm_counter_open(const tkm_encoding *enc, const tkm_options *
     return TKM_OK;
 }
 
-/* Drop the scratch buffers that grew past TKM_COUNTER_KEEP; the piece cache stays. */
-static void trim(tkm_work *w) {
-    if (w->bpe.cap > TKM_COUNTER_KEEP) tkm_bpe_work_release(&w->bpe);
-    if (w->rep_cap > TKM_COUNTER_KEEP) {
-        w->bpe.dealloc(w->bpe.opaque, w->rep);
-        w->rep = NULL;
-        w->rep_cap = 0;
-    }
-    if (w->tmp_cap > TKM_COUNTER_KEEP) {
-        w->bpe.dealloc(w->bpe.opaque, w->tmp);
-        w->tmp = NULL;
-        w->tmp_cap = 0;
-    }
-}
-
 static tkm_status counter_count(tkm_counter *c, const void *text, size_t len, size_t limit, tkm_result *result) {
     if (!c) return TKM_ERR_INVALID_ARGUMENT;
-    tkm_status st = tkm_check_handle(c->enc);
-    if (st != TKM_OK) return st;
-    if (!result || result->struct_size < sizeof(tkm_result) || (!text && len)) return TKM_ERR_INVALID_ARGUMENT;
-    result->tokens = 0;
-    result->bytes = 0;
-    result->error_offset = 0;
-    if (len == 0) return TKM_OK;
+    uint32_t none; /* the options were checked at open: the counter's flags are c->flags */
+    tkm_status st = tkm_check_count_args(c->enc, text, len, NULL, result, &none);
+    if (st != TKM_OK || len == 0) return st;
     st = tkm_count_with(c->enc, &c->w, text, len, limit, c->flags, result, NULL);
-    trim(&c->w);
+    tkm_work_trim(&c->w, TKM_COUNTER_KEEP);
     return st;
 }
 

@@ -55,7 +55,8 @@ typedef struct tkm_work {
     int pcache_tried;
     /* counting only, whole text (no limit): pieces that need BPE, TKM_BPE_BATCH at a time looked
      * up in the piece cache and the rest merged together (tkm_bpe_count_batch); they point into
-     * the caller's text, never into rep */
+     * the caller's text or into a part repaired whole into rep, which is flushed before rep is
+     * reused (count.c, emit_merged's `stable`) */
     int defer;
     uint32_t n_deferred;
     const uint8_t *deferred[TKM_BPE_BATCH];
@@ -68,6 +69,9 @@ void tkm_default_free(void *opaque, void *p);
 
 void tkm_work_init(tkm_work *w, const tkm_options *opt);
 void tkm_work_release(tkm_work *w);
+/* Release the scratch buffers (merge, repair, ids) that hold more than `keep` bytes; the piece
+ * cache stays. tkm_work_release is tkm_work_trim(w, 0) and the piece cache. */
+void tkm_work_trim(tkm_work *w, size_t keep);
 
 /* An object that keeps a tkm_work from call to call (a stream, a counter): checks the handle and
  * the options (*flags), initialises *w under them and allocates the object - `size` zeroed bytes
