@@ -533,21 +533,6 @@ static tkm_status run_pieces(const tkm_encoding *e, const uint8_t *s, size_t n, 
 #define TKM_REPAIR_CHUNK ((size_t)64 << 10)
 #endif
 
-/* The last safe cut c of s[0..n) with lo <= c <= hi, or 0 if there is none (lo >= 2). */
-static size_t last_cut(const uint8_t *s, size_t lo, size_t hi, size_t n, int level) {
-    if (n < 4 || hi > n - 4) hi = n >= 4 ? n - 4 : 0;
-    for (size_t c = hi; c >= lo && c > 0; c--)
-        if (tkm_cut_is_safe(s, c, n, level)) return c;
-    return 0;
-}
-
-/* The first safe cut c >= lo of s[0..n) (lo >= 2), or n if there is none. */
-static size_t next_cut(const uint8_t *s, size_t lo, size_t n, int level) {
-    for (size_t c = lo; c + 4 <= n; c++)
-        if (tkm_cut_is_safe(s, c, n, level)) return c;
-    return n;
-}
-
 /* s[0..n) counted in its mode. No ill-formed byte lies before s + ok_below (0: not known; a
  * whole text is validated first, a limited count piece by piece as it goes). */
 static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n, size_t ok_below, int strict,
@@ -559,9 +544,10 @@ static tkm_status run_ordinary(const tkm_encoding *e, const uint8_t *s, size_t n
     while (pos < n) {
         size_t end = n;
         if (n - pos > TKM_REPAIR_CHUNK) {
-            end = last_cut(s, pos + 2, pos + TKM_REPAIR_CHUNK, n, level);
-            if (end <= pos) { /* no cut in a chunk's length: piece by piece up to the next one */
-                end = next_cut(s, pos + TKM_REPAIR_CHUNK, n, level);
+            end = tkm_cut_last(s, pos + 2, pos + TKM_REPAIR_CHUNK, n, level);
+            if (!end) { /* no cut in a chunk's length: piece by piece up to the next one */
+                end = tkm_cut_first(s, pos + TKM_REPAIR_CHUNK, n, n, level);
+                if (!end) end = n;
                 tkm_status st = run_pieces(e, s + pos, end - pos, 0, 0, w, k, err_off);
                 if (st != TKM_OK) return st;
                 pos = end;

@@ -61,6 +61,22 @@ int tkm_cut_is_safe(const uint8_t *s, size_t p, size_t n, int level) {
     return 0;
 }
 
+size_t tkm_cut_last(const uint8_t *s, size_t lo, size_t hi, size_t n, int level) {
+    if (n < 4) return 0;
+    if (hi > n - 4) hi = n - 4;
+    for (size_t c = hi; c >= lo; c--)
+        if (tkm_cut_is_safe(s, c, n, level)) return c;
+    return 0;
+}
+
+size_t tkm_cut_first(const uint8_t *s, size_t lo, size_t hi, size_t n, int level) {
+    if (n < 4) return 0;
+    if (hi > n - 4) hi = n - 4;
+    for (size_t c = lo; c <= hi; c++)
+        if (tkm_cut_is_safe(s, c, n, level)) return c;
+    return 0;
+}
+
 int tkm_cut_allowed(const tkm_encoding *e, uint32_t flags) {
     if (!(flags & (TKM_SPECIAL_ALLOW | TKM_SPECIAL_REJECT)) || e->n_specials == 0) return TKM_CUT_ALL;
     for (uint32_t i = 0; i < e->n_specials; i++)

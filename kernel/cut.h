@@ -17,6 +17,11 @@ enum { TKM_CUT_NONE = 0, TKM_CUT_SPACE_NEWLINE = 1, TKM_CUT_ALL = 2 };
  * a cut found in a prefix of a text stays a cut of the text, whatever follows the prefix. */
 int tkm_cut_is_safe(const uint8_t *s, size_t p, size_t n, int level);
 
+/* The last / the first safe cut c of s[0..n) with lo <= c <= hi and c + 4 <= n (lo >= 2), or 0
+ * when there is none there. */
+size_t tkm_cut_last(const uint8_t *s, size_t lo, size_t hi, size_t n, int level);
+size_t tkm_cut_first(const uint8_t *s, size_t lo, size_t hi, size_t n, int level);
+
 /* Which rules may cut texts counted under flags: all when special-token text is ordinary text;
  * A and B only in allow/reject modes (special tokens hold letters next to punctuation); none
  * when one of the encoding's special tokens contains ' ' or '\n' (a cut could fall inside it). */

@@ -131,9 +131,8 @@ static size_t plan_cuts(const uint8_t *s, size_t n, unsigned want, size_t min_se
         if (lo < 2) lo = 2;
         if (lo > n - 4) break;
         size_t hi = window < n - 4 - lo ? lo + window : n - 4;
-        size_t p = lo;
-        while (p <= hi && !tkm_cut_is_safe(s, p, n, level)) p++;
-        if (p > hi) continue; /* no safe point near this boundary: one piece fewer */
+        size_t p = tkm_cut_first(s, lo, hi, n, level);
+        if (!p) continue; /* no safe point near this boundary: one piece fewer */
         if (n - p < min_seg) break;
         starts[k++] = p;
         prev = p;
@@ -240,13 +239,7 @@ TKM_API tkm_status tkm_find_cut(const tkm_encoding *enc, const void *text, size_
     *cut = 0;
     int level = tkm_cut_allowed(enc, flags);
     if (len < 6 || level == TKM_CUT_NONE) return TKM_OK;
-    const uint8_t *s = (const uint8_t *)text;
-    size_t lo = from < 2 ? 2 : from;
-    for (size_t p = len - 4; p >= lo; p--)
-        if (tkm_cut_is_safe(s, p, len, level)) {
-            *cut = p;
-            break;
-        }
+    *cut = tkm_cut_last((const uint8_t *)text, from < 2 ? 2 : from, len - 4, len, level);
     return TKM_OK;
 }
 

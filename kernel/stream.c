@@ -86,9 +86,9 @@ TKM_API tkm_status tkm_stream_feed(tkm_stream *s, const void *chunk, size_t len,
     if (len) memcpy(s->buf + s->len, chunk, len);
     s->len += len;
     if (s->can_cut && s->len >= 6) {
-        size_t lo = s->scanned > 2 ? s->scanned : 2, p = s->len - 4;
-        while (p >= lo && !tkm_cut_is_safe(s->buf, p, s->len, s->can_cut)) p--;
-        if (p >= lo) {
+        const size_t lo = s->scanned > 2 ? s->scanned : 2;
+        const size_t p = tkm_cut_last(s->buf, lo, s->len - 4, s->len, s->can_cut);
+        if (p) {
             tkm_status st = run_part(s, p);
             if (st != TKM_OK) return st;
             memmove(s->buf, s->buf + p, s->len - p);
