@@ -5,8 +5,9 @@
  * kernel writes the END offsets of consecutive pieces starting at `pos`, at most `cap` of them,
  * and returns how many it wrote (>= 1 when pos < n). Every piece must equal the one the scalar
  * specification (kernel/pretok_<family>.c, tkm_pretok_next_<family>) gives at the same position;
- * tests/test_kernels.c and the fuzz target prove it, block boundaries and all. Hashing, lookup and
- * merging stay scalar and inline in kernel/count.c.
+ * tests/test_kernels.c and the fuzz target prove it, block boundaries and all. A kernel may also
+ * supply the whole-piece lookup of a batch of pieces (tkm_lookup_fn, kernel/pretok.h; the AVX-512
+ * kernel does); merging stays scalar in kernel/bpe.c.
  */
 #ifndef TKM_ARCH_H
 #define TKM_ARCH_H
@@ -28,6 +29,7 @@ typedef struct tkm_kernel {
     int native;            /* compiled for this architecture's real instructions (not SIMDe-emulated) */
     int (*cpu_ok)(void);   /* can this CPU run it? */
     tkm_split_fn split[4]; /* by tkm_pattern: [1] gpt2, [2] cl100k, [3] o200k; [0] unused */
+    tkm_lookup_fn lookup;  /* whole-piece lookup of a batch (kernel/pretok.h), or NULL: scalar */
 } tkm_kernel;
 
 /* All kernels of this build, best first; NULL-terminated. Emulated kernels (SIMDe on the other

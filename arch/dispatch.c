@@ -3,7 +3,7 @@
  *
  * Design notes.
  * - Dispatch happens once per handle, never per piece: tkm_encoding_open copies the chosen
- *   kernel's split function into the handle, so the hot path reads no globals.
+ *   kernel's split and lookup functions into the handle, so the hot path reads no globals.
  * - The probe runs once, lazily; the result is published with a C11 atomic (a race only makes two
  *   threads compute the same answer).
  * - x86-64: AVX-512 (F+BW), then AVX2, chosen at run time by CPUID. AArch64: NEON, chosen at
@@ -28,7 +28,8 @@ extern const tkm_kernel tkm_kernel_neon;
 static int tkm_scalar_cpu_ok(void) { return 1; }
 
 const tkm_kernel tkm_kernel_scalar = {
-    "scalar", 1, tkm_scalar_cpu_ok, {NULL, tkm_pretok_split_gpt2, tkm_pretok_split_cl100k, tkm_pretok_split_o200k}};
+    "scalar", 1, tkm_scalar_cpu_ok, {NULL, tkm_pretok_split_gpt2, tkm_pretok_split_cl100k, tkm_pretok_split_o200k},
+    NULL};
 
 static const tkm_kernel *const tkm_kernels[] = {
 #if defined(__aarch64__)
@@ -48,7 +49,7 @@ const tkm_kernel *tkm_arch_find(const char *name) {
 }
 
 /* Sentinel for "TOKMETER_KERNEL names nothing usable". */
-static const tkm_kernel tkm_kernel_refused = {"refused", 0, NULL, {NULL, NULL, NULL, NULL}};
+static const tkm_kernel tkm_kernel_refused = {"refused", 0, NULL, {NULL, NULL, NULL, NULL}, NULL};
 static _Atomic(const tkm_kernel *) tkm_chosen;
 
 static const tkm_kernel *tkm_probe(void) {
@@ -71,10 +72,11 @@ const tkm_kernel *tkm_arch_default(void) {
     return k == &tkm_kernel_refused ? NULL : k;
 }
 
-int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, const char **name) {
+int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, tkm_lookup_fn *lookup, const char **name) {
     const tkm_kernel *k = force ? tkm_arch_find(force) : tkm_arch_default();
     if (!k || pattern < 1 || pattern > 3) return 0;
     *fn = k->split[pattern];
+    *lookup = k->lookup;
     *name = k->name;
     return 1;
 }

@@ -421,7 +421,7 @@ static inline int keyed_first(size_t len) { return len - 3u < TKM_FAST_MAX - 2u;
  * points into the text, no ids are written, there is no limit to check. A piece of one byte or
  * found whole is one token; the rest go to emit_merged. The same sums as the general loop, with
  * none of its per-piece checks (cachegrind, jane-eyre.txt o200k: see the commit). */
-static tkm_status run_count(const tkm_encoding *e, const uint8_t *s, size_t n, tkm_work *w, tkm_sink *k) {
+static tkm_status run_count_scalar(const tkm_encoding *e, const uint8_t *s, size_t n, tkm_work *w, tkm_sink *k) {
     const tkm_split_fn split = e->split;
     const tkm_ranks *v = e->ranks;
     size_t pos = 0, ends[TKM_SPLIT_BATCH];
@@ -469,6 +469,42 @@ static tkm_status run_count(const tkm_encoding *e, const uint8_t *s, size_t n, t
     }
     flush_deferred(e, w, k);
     return TKM_OK;
+}
+
+/* run_count with the kernel's lookup of a batch (e->lookup, kernel/pretok.h; arch/x86/
+ * lookup_avx512.h has the measurements): the kernel counts the pieces it proves to be one token
+ * each; the rest are looked up here - except those it proved not to be a token - and merged. */
+static tkm_status run_count_kernel(const tkm_encoding *e, const uint8_t *s, size_t n, tkm_work *w, tkm_sink *k) {
+    const tkm_ranks *v = e->ranks;
+    const tkm_split_fn split = e->split;
+    const tkm_lookup_fn lookup = e->lookup;
+    size_t pos = 0, ed[TKM_SPLIT_BATCH + 1]; /* ed[0]: start of the batch; ed[1..m]: piece ends */
+    while (pos < n) {
+        ed[0] = pos;
+        const size_t m = split(s, pos, n, ed + 1, TKM_SPLIT_BATCH);
+        size_t found;
+        uint64_t absent;
+        uint64_t todo = lookup(v, s, n, ed, m, &found, &absent);
+        k->n += found;
+        for (; todo; todo &= todo - 1) {
+            const unsigned j = (unsigned)__builtin_ctzll(todo);
+            const uint8_t *p = s + ed[j];
+            const size_t len = ed[j + 1] - ed[j];
+            if (!((absent >> j) & 1u) && (len == 1 || tkm_ranks_find(v, p, len) != TKM_RANK_NONE)) {
+                k->n++;
+                continue;
+            }
+            tkm_status st = emit_merged(e, p, len, w, k, 1);
+            if (st != TKM_OK) return st;
+        }
+        pos = ed[m];
+    }
+    flush_deferred(e, w, k);
+    return TKM_OK;
+}
+
+static tkm_status run_count(const tkm_encoding *e, const uint8_t *s, size_t n, tkm_work *w, tkm_sink *k) {
+    return e->lookup && e->ranks->fast ? run_count_kernel(e, s, n, w, k) : run_count_scalar(e, s, n, w, k);
 }
 
 /* The general loop: any mode (ids, a limit), any text; pieces of ill-formed text are repaired one

@@ -37,11 +37,22 @@ size_t tkm_pretok_next_o200k(const uint8_t *s, size_t pos, size_t len);
  * (>= 1 when pos < len and cap > 0). The scalar kernel's are below; SIMD kernels live in arch/. */
 typedef size_t (*tkm_split_fn)(const uint8_t *s, size_t pos, size_t len, size_t *ends, size_t cap);
 
-/* The one entry point into arch/ (defined in arch/dispatch.c): the split function and kernel
- * name for a new handle of pattern family `pattern` (1 gpt2, 2 cl100k, 3 o200k). force: a kernel
- * name, or NULL for the default (TOKMETER_KERNEL if set, else the best this CPU runs). Returns 0
- * if the forced or TOKMETER_KERNEL kernel is unknown or cannot run on this CPU. */
-int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, const char **name);
+/* Whole-piece lookup of a batch of pieces (counting): the pieces are s[e[j]..e[j+1]) for
+ * j < m <= 64, inside s[0..n) (e holds m + 1 entries). Sets *found to the number of pieces it proved to be one token
+ * each, and returns the mask of the others (bit j: piece j), which the caller looks up and merges
+ * itself; *absent gets a subset of that mask, pieces it proved not to be a token. v must have a
+ * fast table (v->fast != NULL). A kernel may leave any piece to the caller; it never claims a
+ * piece that is not a token, and reads only s[0..n) and v's tables. NULL in a kernel: count.c's
+ * scalar lookup. tests/test_kernels.c checks every kernel's answers against tkm_ranks_find. */
+struct tkm_ranks;
+typedef uint64_t (*tkm_lookup_fn)(const struct tkm_ranks *v, const uint8_t *s, size_t n, const size_t *e, size_t m,
+                                  size_t *found, uint64_t *absent);
+
+/* The one entry point into arch/ (defined in arch/dispatch.c): the split and lookup functions
+ * and the kernel name for a new handle of pattern family `pattern` (1 gpt2, 2 cl100k, 3 o200k).
+ * force: a kernel name, or NULL for the default (TOKMETER_KERNEL if set, else the best this CPU
+ * runs). Returns 0 if the forced or TOKMETER_KERNEL kernel is unknown or cannot run on this CPU. */
+int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, tkm_lookup_fn *lookup, const char **name);
 
 /* The scalar kernel's split (kernel/pretok_split.c): ends of up to cap consecutive pieces from pos,
  * by the scanners above; returns how many (>= 1 when pos < len and cap > 0). */

@@ -287,3 +287,144 @@ Test(kernels, long_runs) {
     }
     free(buf);
 }
+
+/* ---- whole-piece lookup (tkm_lookup_fn) ---------------------------------------------------------
+ * Every kernel that has one, against tkm_ranks_find: a piece it counts must be a token, a piece it
+ * calls absent must not be, found must be the number of pieces it counts (bits clear in its
+ * mask). The pieces are drawn directly (not from a split): tokens of every length, the same with
+ * one byte changed, random bytes, runs longer than 12 bytes, in batches of 1 to 64 pieces laid
+ * end to end in an exact-size heap copy, so that the last pieces sit at the end of the text. */
+
+#include "../kernel/vocab.h"
+
+typedef struct lookup_tally {
+    size_t pieces, found, absent, short_tokens;
+} lookup_tally;
+
+static int is_token(const tkm_ranks *v, const uint8_t *p, size_t len) {
+    return len == 1 || tkm_ranks_find(v, p, len) != TKM_RANK_NONE;
+}
+
+/* One batch: pieces s[e[j]..e[j+1]), j < m (e[m + 1..] hold garbage the kernel must not use). */
+static void check_lookup_batch(const tkm_kernel *k, const tkm_ranks *v, const uint8_t *s, size_t n, size_t *e,
+                               size_t m, const char *what, lookup_tally *t) {
+    for (size_t j = m + 1; j < m + 9; j++) e[j] = e[m] - 5 * j; /* wrong lengths if it reads them */
+    size_t found = 12345;
+    uint64_t absent = 0;
+    const uint64_t todo = k->lookup(v, s, n, e, m, &found, &absent);
+    const uint64_t all = m == 64 ? ~0ull : (1ull << m) - 1u;
+    cr_assert_eq(todo & ~all, 0u, "%s %s: mask beyond the batch", k->name, what);
+    cr_assert_eq(absent & ~todo, 0u, "%s %s: a piece called absent but counted", k->name, what);
+    cr_assert_eq(found, (size_t)__builtin_popcountll(all & ~todo), "%s %s: found != pieces counted", k->name, what);
+    for (size_t j = 0; j < m; j++) {
+        const uint8_t *p = s + e[j];
+        const size_t len = e[j + 1] - e[j];
+        const int tok = is_token(v, p, len);
+        if (!((todo >> j) & 1u) && !tok) {
+            hexdump(s, n, e[j]);
+            cr_assert_fail("%s %s: piece %zu (%zu bytes at %zu) counted as a token, it is not", k->name, what, j, len,
+                           e[j]);
+        }
+        if (((absent >> j) & 1u) && tok) {
+            hexdump(s, n, e[j]);
+            cr_assert_fail("%s %s: piece %zu (%zu bytes at %zu) called absent, it is a token", k->name, what, j, len,
+                           e[j]);
+        }
+        t->short_tokens += tok && len <= TKM_FAST_MAX && e[j] + 8 <= n;
+    }
+    t->pieces += m;
+    t->found += found;
+    t->absent += (size_t)__builtin_popcountll(absent);
+}
+
+static const tkm_ranks *const g_lookup_vocabs[] = {&tkm_ranks_o200k_base, &tkm_ranks_cl100k_base,
+                                                    &tkm_ranks_r50k_base};
+
+Test(kernels, lookup_drawn_pieces, .timeout = 600) {
+    oracle_rng r = {0x746B6D6C6F6F6B75ull};
+    size_t tested = 0;
+    for (size_t ki = 0; ki < g_nk; ki++) {
+        const tkm_kernel *k = g_kernels[ki];
+        if (!k->lookup) continue;
+        tested++;
+        for (size_t vi = 0; vi < sizeof g_lookup_vocabs / sizeof g_lookup_vocabs[0]; vi++) {
+            const tkm_ranks *v = g_lookup_vocabs[vi];
+            cr_assert_not_null(v->fast);
+            lookup_tally t = {0, 0, 0, 0};
+            for (int iter = 0; iter < 3000; iter++) {
+                uint8_t buf[64 * 24];
+                size_t e[64 + 9], n = 0;
+                const size_t m = 1 + oracle_rng_below(&r, 64);
+                for (size_t j = 0; j < m; j++) {
+                    e[j] = n;
+                    uint32_t kind = oracle_rng_below(&r, 8), len;
+                    if (kind < 5) { /* a token (of at most 20 bytes), kind 3-4: one byte changed */
+                        size_t tl;
+                        const uint8_t *tb;
+                        do {
+                            tb = tkm_ranks_bytes(v, oracle_rng_below(&r, v->n_ranks), &tl);
+                        } while (tl == 0 || tl > 20);
+                        memcpy(buf + n, tb, tl);
+                        if (kind >= 3)
+                            buf[n + oracle_rng_below(&r, (uint32_t)tl)] ^= (uint8_t)(1u + oracle_rng_below(&r, 255));
+                        len = (uint32_t)tl;
+                    } else if (kind < 7) { /* random bytes, 1..14 */
+                        len = 1 + oracle_rng_below(&r, 14);
+                        for (uint32_t i = 0; i < len; i++) buf[n + i] = (uint8_t)oracle_rng_below(&r, 256);
+                    } else { /* a run of one letter, 1..24 */
+                        len = 1 + oracle_rng_below(&r, 24);
+                        memset(buf + n, 'a' + (int)oracle_rng_below(&r, 3), len);
+                    }
+                    n += len;
+                }
+                e[m] = n;
+                uint8_t *c = malloc(n); /* exact size: ASan sees a read past the end (emulated copies) */
+                cr_assert_not_null(c);
+                memcpy(c, buf, n);
+                check_lookup_batch(k, v, c, n, e, m, "drawn pieces", &t);
+                free(c);
+            }
+            /* the kernel does the work, not only the contract: most short tokens away from the end
+             * are counted by it, and some pieces are called absent */
+            cr_assert_gt(t.found, t.short_tokens * 9 / 10, "%s: counted %zu of %zu short tokens", k->name, t.found,
+                         t.short_tokens);
+            cr_assert_gt(t.absent, 0u, "%s: never called a piece absent", k->name);
+        }
+    }
+    cr_assert_geq(tested, 1u, "the emulated AVX-512 copy at least has a lookup");
+}
+
+/* The pieces of real text: every corpus file split by the scalar o200k and cl100k scanners. */
+Test(kernels, lookup_corpus, .timeout = 600) {
+    size_t nf = 0;
+    char **files = oracle_list_files(TKM_CORPUS_DIR, &nf);
+    if (!files || nf == 0) {
+        free(files);
+        cr_skip_test("shared corpus not found at %s", TKM_CORPUS_DIR);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        size_t n;
+        uint8_t *d = oracle_read_file(files[i], &n);
+        cr_assert_not_null(d, "read %s", files[i]);
+        for (size_t ki = 0; ki < g_nk; ki++) {
+            const tkm_kernel *k = g_kernels[ki];
+            if (!k->lookup) continue;
+            for (int fam = 2; fam <= 3; fam++) {
+                const tkm_ranks *v = fam == 3 ? &tkm_ranks_o200k_base : &tkm_ranks_cl100k_base;
+                lookup_tally t = {0, 0, 0, 0};
+                size_t e[64 + 9], pos = 0;
+                while (pos < n) {
+                    e[0] = pos;
+                    size_t m = tkm_kernel_scalar.split[fam](d, pos, n, e + 1, 64);
+                    check_lookup_batch(k, v, d, n, e, m, files[i], &t);
+                    pos = e[m];
+                }
+                cr_assert_eq(t.found > t.short_tokens * 9 / 10 || t.short_tokens == 0, 1, "%s %s: %zu of %zu",
+                             k->name, files[i], t.found, t.short_tokens);
+            }
+        }
+        free(d);
+        free(files[i]);
+    }
+    free(files);
+}

@@ -29,6 +29,13 @@
 #define TKM_KNATIVE 0
 #endif
 
+/* A file with a lookup kernel defines TKM_KLOOKUP as its name before TKM_DEFINE_KERNEL(). */
 #define TKM_DEFINE_KERNEL()                                                                          \
-    const tkm_kernel TKM_KOBJ = {TKM_KLABEL, TKM_KNATIVE, TKM_KNAME(cpu_ok),                         \
-                                 {NULL, TKM_KNAME(split_gpt2), TKM_KNAME(split_cl100k), TKM_KNAME(split_o200k)}}
+    const tkm_kernel TKM_KOBJ = {TKM_KLABEL,                                                         \
+                                 TKM_KNATIVE,                                                        \
+                                 TKM_KNAME(cpu_ok),                                                  \
+                                 {NULL, TKM_KNAME(split_gpt2), TKM_KNAME(split_cl100k), TKM_KNAME(split_o200k)}, \
+                                 TKM_KLOOKUP}
+#ifndef TKM_KLOOKUP
+#define TKM_KLOOKUP NULL
+#endif

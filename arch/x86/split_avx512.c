@@ -1,25 +1,28 @@
 /*
- * split_avx512.c - pre-tokenizer split, AVX-512 (F + BW) byte classification.
+ * split_avx512.c - pre-tokenizer split, AVX-512 (F + BW) byte classification, and the batch
+ * lookup of lookup_avx512.h (F + DQ).
  *
- * ISA and flags: -mavx512f -mavx512bw -mbmi -mbmi2 -mlzcnt on x86-64 (native; CPU checked by
- * arch/dispatch.c); elsewhere compiled through SIMDe emulation for tests (never auto-chosen).
+ * ISA and flags: -mavx512f -mavx512bw -mavx512dq (the lookup's 64-bit multiply) -mbmi -mbmi2
+ * -mlzcnt on x86-64 (native; CPU checked by arch/dispatch.c); elsewhere compiled through SIMDe emulation for tests (never auto-chosen).
  * Specification: kernel/pretok_split.c (tkm_pretok_split_<family>). The walk is shared
- * (arch/generic/split_walk.h); this file supplies only the 64-byte classifier.
+ * (arch/generic/split_walk.h); this file supplies the 64-byte classifier (and the lookup).
  * Memory contract: reads exactly s[pos..pos+64) when 64 bytes remain, else a zero-padded stack
  * copy of the tail; never reads past s + n.
  *
  * Design notes: one 64-byte load, unsigned range compares straight into k-masks (no movemask).
  * On the development machine (AMD EPYC, Zen 4 class) it measured within noise of AVX2: the
- * classification is a small share of the time per piece (lookup dominates, see kernel/count.c).
+ * classification is a small share of the time per piece (lookup dominates, see kernel/count.c,
+ * which is why this kernel now also does the lookup: lookup_avx512.h).
  */
 #include <simde/x86/avx512.h>
 
 #include "../arch.h"
 #define TKM_KISA avx512
+#define TKM_KLOOKUP TKM_KNAME(lookup)
 #include "../generic/kernel_names.h"
 
-#if defined(TKM_ARCH_NATIVE) && !defined(SIMDE_X86_AVX512BW_NATIVE)
-#error "split_avx512.c must be compiled with -mavx512f -mavx512bw to run natively"
+#if defined(TKM_ARCH_NATIVE) && (!defined(SIMDE_X86_AVX512BW_NATIVE) || !defined(SIMDE_X86_AVX512DQ_NATIVE))
+#error "split_avx512.c must be compiled with -mavx512f -mavx512bw -mavx512dq to run natively"
 #endif
 
 #include "../generic/split_types.h"
@@ -46,12 +49,13 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
 }
 
 #include "../generic/split_walk.h"
+#include "lookup_avx512.h"
 
 static int TKM_KNAME(cpu_ok)(void) {
 #if defined(TKM_ARCH_NATIVE) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
 #else
     return 1; /* emulated through SIMDe: runs anywhere */
 #endif
