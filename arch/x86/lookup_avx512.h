@@ -26,6 +26,12 @@
  * stores so that whole vectors could be loaded; the 64-byte load right after those stores cannot
  * be forwarded from them and waits for them to reach L1, which made the whole count slower than
  * the scalar lookup (code set 0.0558 -> 0.0588 s; 0.0451 s with the masked loads).
+ * Two passes over the batch: keys and slots of all groups first, each slot's line prefetched, then
+ * the probes. With one pass, each group's slot gather waited for its misses (a perf profile put
+ * half of the kernel's samples on the instruction after it) and out-of-order execution
+ * overlapped only about two groups; the first pass makes all 64 misses of a batch overlap, as
+ * count.c's scalar lookup does. Best of 3 interleaved rounds, whole sets, o200k: English 0.1009 ->
+ * 0.0961 s, code 0.0469 -> 0.0420 s, chat 0.0198 -> 0.0185 s, multilingual 0.2373 -> 0.2321 s.
  * Not done: an AVX2 version (4 lanes, no 64-bit multiply: three 32-bit ones) and NEON (no
  * gathers); those kernels keep the scalar lookup.
  */
@@ -98,6 +104,9 @@ static uint64_t TKM_KNAME(lookup)(const tkm_ranks *v, const uint8_t *s, size_t n
     const simde__m256i none = simde_mm256_set1_epi32(-1); /* TKM_RANK_NONE */
     uint64_t todo = 0, no = 0;
     size_t cnt = 0;
+    /* pass 1: keys and slots of every group, the slots' lines prefetched; pass 2: the probes */
+    simde__m512i vk0[8], vwant[8], vslot[8];
+    uint8_t mkf[8], myes[8], mno[8], mlive[8];
     for (size_t g = 0; g < m; g += 8) {
         const simde__mmask8 live = (simde__mmask8)(m - g >= 8 ? 0xFFu : (1u << (m - g)) - 1u);
         const simde__m512i st = TKM_LOAD_LIVE(live, e + g);
@@ -136,6 +145,22 @@ static uint64_t TKM_KNAME(lookup)(const tkm_ranks *v, const uint8_t *s, size_t n
         const simde__m512i h = simde_mm512_mullo_epi64(x, mul);
         const simde__m512i slot = simde_mm512_srl_epi64(h, shift);
         const simde__m512i want = simde_mm512_or_si512(k1, simde_mm512_slli_epi64(len, 59));
+        uint64_t sl[8];
+        simde_mm512_storeu_si512((void *)sl, slot);
+        for (int i = 0; i < 8; i++) __builtin_prefetch(v->fast + 2 * sl[i]); /* in the table, lane live or not */
+        const size_t q = g / 8;
+        vk0[q] = k0;
+        vwant[q] = want;
+        vslot[q] = slot;
+        mkf[q] = (uint8_t)kf;
+        mlive[q] = (uint8_t)live;
+        myes[q] = (uint8_t)(is1 | f2);
+        mno[q] = (uint8_t)(is2 & ~f2);
+    }
+    for (size_t g = 0; g < m; g += 8) {
+        const size_t q = g / 8;
+        const simde__mmask8 kf = mkf[q];
+        const simde__m512i k0 = vk0[q], want = vwant[q], slot = vslot[q];
         /* the home slot, then (where it holds another key) the next one */
         simde__m512i i0 = simde_mm512_slli_epi64(slot, 1);
         simde__m512i w0 = TKM_GATHER64(zero, kf, i0, (const void *)v->fast, 8);
@@ -151,10 +176,10 @@ static uint64_t TKM_KNAME(lookup)(const tkm_ranks *v, const uint8_t *s, size_t n
             hit |= hit2;
             empty |= simde_mm512_mask_cmpeq_epi64_mask((simde__mmask8)(rest & ~hit2), w1, zero);
         }
-        const unsigned yes = (unsigned)(is1 | f2 | hit);
+        const unsigned yes = (unsigned)(myes[q] | hit);
         cnt += (size_t)__builtin_popcount(yes);
-        todo |= (uint64_t)(live & ~yes & 0xFFu) << g;
-        no |= (uint64_t)((empty | (is2 & ~f2)) & 0xFFu) << g;
+        todo |= (uint64_t)(mlive[q] & ~yes & 0xFFu) << g;
+        no |= (uint64_t)((empty | mno[q]) & 0xFFu) << g;
     }
     *found = cnt;
     *absent = no;
