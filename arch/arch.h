@@ -7,7 +7,7 @@
  * specification (kernel/pretok_<family>.c, tkm_pretok_next_<family>) gives at the same position;
  * tests/test_kernels.c and the fuzz target prove it, block boundaries and all. A kernel may also
  * supply the whole-piece lookup of a batch of pieces (tkm_lookup_fn, kernel/pretok.h; the AVX-512
- * kernel does); merging stays scalar in kernel/bpe.c.
+ * and AVX2 kernels do); merging stays scalar in kernel/bpe.c.
  */
 #ifndef TKM_ARCH_H
 #define TKM_ARCH_H

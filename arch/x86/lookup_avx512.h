@@ -32,8 +32,8 @@
  * overlapped only about two groups; the first pass makes all 64 misses of a batch overlap, as
  * count.c's scalar lookup does. Best of 3 interleaved rounds, whole sets, o200k: English 0.1009 ->
  * 0.0961 s, code 0.0469 -> 0.0420 s, chat 0.0198 -> 0.0185 s, multilingual 0.2373 -> 0.2321 s.
- * Not done: an AVX2 version (4 lanes, no 64-bit multiply: three 32-bit ones) and NEON (no
- * gathers); those kernels keep the scalar lookup.
+ * The AVX2 kernel has the same lookup in 4 lanes (lookup_avx2.h). Not done: NEON (no gathers);
+ * it keeps the scalar lookup.
  */
 #include "../../kernel/vocab.h"
 
@@ -47,7 +47,8 @@
 #else
 TKM_KINLINE simde__m512i tkm_load_live_emu(simde__mmask8 k, const size_t *p) {
     uint64_t out[8];
-    for (int i = 0; i < 8; i++) out[i] = (k >> i) & 1 ? (uint64_t)p[i] : 0;
+    for (int i = 0; i < 8; i++)
+        out[i] = (k >> i) & 1 ? (uint64_t)p[i] : 0;
     return simde_mm512_loadu_si512((const void *)out);
 }
 #define TKM_LOAD_LIVE(k, p) tkm_load_live_emu((k), (p))
@@ -55,12 +56,13 @@ TKM_KINLINE simde__m512i tkm_widen32_emu(simde__m256i x) {
     uint32_t in[8];
     uint64_t out[8];
     simde_mm256_storeu_si256((void *)in, x);
-    for (int i = 0; i < 8; i++) out[i] = in[i];
+    for (int i = 0; i < 8; i++)
+        out[i] = in[i];
     return simde_mm512_loadu_si512((const void *)out);
 }
 #define TKM_WIDEN32(x) tkm_widen32_emu(x)
 TKM_KINLINE simde__m512i tkm_gather64_emu(simde__m512i src, simde__mmask8 k, simde__m512i idx, const void *base,
-                                            int scale) {
+                                          int scale) {
     uint64_t out[8], ix[8];
     simde_mm512_storeu_si512((void *)out, src);
     simde_mm512_storeu_si512((void *)ix, idx);
@@ -69,7 +71,7 @@ TKM_KINLINE simde__m512i tkm_gather64_emu(simde__m512i src, simde__mmask8 k, sim
     return simde_mm512_loadu_si512((const void *)out);
 }
 TKM_KINLINE simde__m256i tkm_gather32_emu(simde__m256i src, simde__mmask8 k, simde__m512i idx, const void *base,
-                                            int scale) {
+                                          int scale) {
     uint32_t out[8];
     uint64_t ix[8];
     simde_mm256_storeu_si256((void *)out, src);
@@ -124,8 +126,8 @@ static uint64_t TKM_KNAME(lookup)(const tkm_ranks *v, const uint8_t *s, size_t n
         const simde__m256i r2 = TKM_GATHER32(none, is2, simde_mm512_and_si512(a, lo16), (const void *)v->pair2, 4);
         const simde__mmask8 f2 = (simde__mmask8)(is2 & ~simde_mm512_cmpeq_epi64_mask(TKM_WIDEN32(r2), lo32));
         /* 3..12 bytes: the key of tkm_fast_key */
-        const simde__m256i b32 = TKM_GATHER32(simde_mm256_setzero_si256(), ge4, simde_mm512_sub_epi64(en, c4),
-                                              (const void *)s, 1);
+        const simde__m256i b32 =
+            TKM_GATHER32(simde_mm256_setzero_si256(), ge4, simde_mm512_sub_epi64(en, c4), (const void *)s, 1);
         const simde__m512i b = TKM_WIDEN32(b32);
         simde__m512i k0 = simde_mm512_or_si512(simde_mm512_and_si512(a, lo32), simde_mm512_slli_epi64(b, 32));
         k0 = simde_mm512_mask_mov_epi64(k0, ge8, a);
@@ -134,9 +136,9 @@ static uint64_t TKM_KNAME(lookup)(const tkm_ranks *v, const uint8_t *s, size_t n
         const simde__m512i last_at = simde_mm512_slli_epi64(simde_mm512_sub_epi64(len, c1), 3);
         const simde__m512i mid = simde_mm512_and_si512(simde_mm512_srlv_epi64(a, mid_at), ff);
         const simde__m512i last = simde_mm512_and_si512(simde_mm512_srlv_epi64(a, last_at), ff);
-        const simde__m512i k3 = simde_mm512_or_si512(
-            simde_mm512_and_si512(a, ff),
-            simde_mm512_or_si512(simde_mm512_slli_epi64(mid, 8), simde_mm512_slli_epi64(last, 16)));
+        const simde__m512i k3 =
+            simde_mm512_or_si512(simde_mm512_and_si512(a, ff), simde_mm512_or_si512(simde_mm512_slli_epi64(mid, 8),
+                                                                                    simde_mm512_slli_epi64(last, 16)));
         k0 = simde_mm512_mask_mov_epi64(k0, (simde__mmask8)(kf & ~ge4), k3);
         const simde__m512i k1 = simde_mm512_maskz_mov_epi64(ge8, b);
         /* tkm_fast_hash: (k0 ^ k1 << 7 ^ n << 56) * constant */
@@ -147,7 +149,8 @@ static uint64_t TKM_KNAME(lookup)(const tkm_ranks *v, const uint8_t *s, size_t n
         const simde__m512i want = simde_mm512_or_si512(k1, simde_mm512_slli_epi64(len, 59));
         uint64_t sl[8];
         simde_mm512_storeu_si512((void *)sl, slot);
-        for (int i = 0; i < 8; i++) __builtin_prefetch(v->fast + 2 * sl[i]); /* in the table, lane live or not */
+        for (int i = 0; i < 8; i++)
+            __builtin_prefetch(v->fast + 2 * sl[i]); /* in the table, lane live or not */
         const size_t q = g / 8;
         vk0[q] = k0;
         vwant[q] = want;

@@ -1,10 +1,11 @@
 /*
- * split_avx2.c - pre-tokenizer split, AVX2 byte classification.
+ * split_avx2.c - pre-tokenizer split, AVX2 byte classification, and the batch lookup of
+ * lookup_avx2.h.
  *
  * ISA and flags: -mavx2 -mbmi -mbmi2 -mlzcnt on x86-64 (native; CPU checked by arch/dispatch.c);
  * elsewhere compiled through SIMDe emulation for tests (never auto-chosen).
  * Specification: kernel/pretok_split.c (tkm_pretok_split_<family>). The walk is shared
- * (arch/generic/split_walk.h); this file supplies only the 64-byte classifier.
+ * (arch/generic/split_walk.h); this file supplies the 64-byte classifier (and the lookup).
  * Memory contract: reads exactly s[pos..pos+64) when 64 bytes remain, else a zero-padded stack
  * copy of the tail; never reads past s + n.
  *
@@ -16,6 +17,7 @@
 
 #include "../arch.h"
 #define TKM_KISA avx2
+#define TKM_KLOOKUP TKM_KNAME(lookup)
 #include "../generic/kernel_names.h"
 #include "../generic/split_types.h"
 
@@ -51,6 +53,7 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
 }
 
 #include "../generic/split_walk.h"
+#include "lookup_avx2.h"
 
 static int TKM_KNAME(cpu_ok)(void) {
 #if defined(TKM_ARCH_NATIVE) && (defined(__GNUC__) || defined(__clang__))
