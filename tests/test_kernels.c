@@ -1,5 +1,6 @@
 /*
- * test_kernels.c - every split kernel against the scalar specification, piece by piece.
+ * test_kernels.c - every split kernel against the scalar specification, piece by piece, and every
+ * kernel's whole-piece lookup against tkm_ranks_find (at the end of the file).
  *
  * Kernels under test: every kernel of this build that the CPU can run (tkm_arch_kernels: the
  * native ones and the other architecture's through SIMDe), plus a SIMDe-emulated copy of each
@@ -129,6 +130,9 @@ Test(kernels, ascii_classes_match_unicode) {
     }
 }
 
+static void check_lookup_file(const uint8_t *d, size_t n, const char *name); /* below */
+
+/* Every corpus file: each kernel's split against the scalar one, and each kernel's lookup. */
 Test(kernels, corpus, .timeout = 600) {
     size_t nf = 0;
     char **files = oracle_list_files(TKM_CORPUS_DIR, &nf);
@@ -142,6 +146,7 @@ Test(kernels, corpus, .timeout = 600) {
         cr_assert_not_null(d, "read %s", files[i]);
         for (size_t k = 0; k < g_nk; k++)
             for (int fam = 1; fam <= 3; fam++) check_text(g_kernels[k], fam, d, n, files[i]);
+        check_lookup_file(d, n, files[i]);
         free(d);
         free(files[i]);
     }
@@ -394,37 +399,24 @@ Test(kernels, lookup_drawn_pieces, .timeout = 600) {
     cr_assert_geq(tested, 1u, "the emulated AVX-512 copy at least has a lookup");
 }
 
-/* The pieces of real text: every corpus file split by the scalar o200k and cl100k scanners. */
-Test(kernels, lookup_corpus, .timeout = 600) {
-    size_t nf = 0;
-    char **files = oracle_list_files(TKM_CORPUS_DIR, &nf);
-    if (!files || nf == 0) {
-        free(files);
-        cr_skip_test("shared corpus not found at %s", TKM_CORPUS_DIR);
-    }
-    for (size_t i = 0; i < nf; i++) {
-        size_t n;
-        uint8_t *d = oracle_read_file(files[i], &n);
-        cr_assert_not_null(d, "read %s", files[i]);
-        for (size_t ki = 0; ki < g_nk; ki++) {
-            const tkm_kernel *k = g_kernels[ki];
-            if (!k->lookup) continue;
-            for (int fam = 2; fam <= 3; fam++) {
-                const tkm_ranks *v = fam == 3 ? &tkm_ranks_o200k_base : &tkm_ranks_cl100k_base;
-                lookup_tally t = {0, 0, 0, 0};
-                size_t e[64 + 9], pos = 0;
-                while (pos < n) {
-                    e[0] = pos;
-                    size_t m = tkm_kernel_scalar.split[fam](d, pos, n, e + 1, 64);
-                    check_lookup_batch(k, v, d, n, e, m, files[i], &t);
-                    pos = e[m];
-                }
-                cr_assert_eq(t.found > t.short_tokens * 9 / 10 || t.short_tokens == 0, 1, "%s %s: %zu of %zu",
-                             k->name, files[i], t.found, t.short_tokens);
+/* The pieces of real text (called from the corpus test for every file): the file split by the
+ * scalar o200k and cl100k scanners, looked up by every kernel that has a lookup. */
+static void check_lookup_file(const uint8_t *d, size_t n, const char *name) {
+    for (size_t ki = 0; ki < g_nk; ki++) {
+        const tkm_kernel *k = g_kernels[ki];
+        if (!k->lookup) continue;
+        for (int fam = 2; fam <= 3; fam++) {
+            const tkm_ranks *v = fam == 3 ? &tkm_ranks_o200k_base : &tkm_ranks_cl100k_base;
+            lookup_tally t = {0, 0, 0, 0};
+            size_t e[64 + 9], pos = 0;
+            while (pos < n) {
+                e[0] = pos;
+                size_t m = tkm_kernel_scalar.split[fam](d, pos, n, e + 1, 64);
+                check_lookup_batch(k, v, d, n, e, m, name, &t);
+                pos = e[m];
             }
+            cr_assert_eq(t.found > t.short_tokens * 9 / 10 || t.short_tokens == 0, 1, "%s %s: %zu of %zu", k->name,
+                         name, t.found, t.short_tokens);
         }
-        free(d);
-        free(files[i]);
     }
-    free(files);
 }
