@@ -6,7 +6,7 @@
  *   kernel's split and lookup functions into the handle, so the hot path reads no globals.
  * - The probe runs once, lazily; the result is published with a C11 atomic (a race only makes two
  *   threads compute the same answer).
- * - x86-64: AVX-512 (F+BW), then AVX2, chosen at run time by CPUID. AArch64: NEON, chosen at
+ * - x86-64: AVX-512 (F+BW+DQ), then AVX2, chosen at run time by CPUID. AArch64: NEON, chosen at
  *   compile time (it is baseline there). The other architecture's kernels are compiled through
  *   SIMDe emulation and listed as not native: tests and TOKMETER_KERNEL can use them, automatic
  *   choice never does.

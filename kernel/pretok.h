@@ -38,12 +38,13 @@ size_t tkm_pretok_next_o200k(const uint8_t *s, size_t pos, size_t len);
 typedef size_t (*tkm_split_fn)(const uint8_t *s, size_t pos, size_t len, size_t *ends, size_t cap);
 
 /* Whole-piece lookup of a batch of pieces (counting): the pieces are s[e[j]..e[j+1]) for
- * j < m <= 64, inside s[0..n) (e holds m + 1 entries). Sets *found to the number of pieces it proved to be one token
- * each, and returns the mask of the others (bit j: piece j), which the caller looks up and merges
- * itself; *absent gets a subset of that mask, pieces it proved not to be a token. v must have a
- * fast table (v->fast != NULL). A kernel may leave any piece to the caller; it never claims a
- * piece that is not a token, and reads only s[0..n) and v's tables. NULL in a kernel: count.c's
- * scalar lookup. tests/test_kernels.c checks every kernel's answers against tkm_ranks_find. */
+ * j < m <= 64, inside s[0..n) (e holds m + 1 entries). Sets *found to the number of pieces it
+ * proved to be one token each, and returns the mask of the others (bit j: piece j), which the
+ * caller looks up and merges itself; *absent gets a subset of that mask, pieces it proved not to
+ * be a token. v must have a fast table (v->fast != NULL). A kernel may leave any piece to the
+ * caller; it never claims a piece that is not a token, and reads only s[0..n) and v's tables.
+ * NULL in a kernel: count.c's scalar lookup. tests/test_kernels.c checks every kernel's answers
+ * against tkm_ranks_find. */
 struct tkm_ranks;
 typedef uint64_t (*tkm_lookup_fn)(const struct tkm_ranks *v, const uint8_t *s, size_t n, const size_t *e, size_t m,
                                   size_t *found, uint64_t *absent);

@@ -3,7 +3,8 @@
  * lookup of lookup_avx512.h (F + DQ).
  *
  * ISA and flags: -mavx512f -mavx512bw -mavx512dq (the lookup's 64-bit multiply) -mbmi -mbmi2
- * -mlzcnt on x86-64 (native; CPU checked by arch/dispatch.c); elsewhere compiled through SIMDe emulation for tests (never auto-chosen).
+ * -mlzcnt on x86-64 (native; CPU checked by arch/dispatch.c); elsewhere compiled through SIMDe
+ * emulation for tests (never auto-chosen).
  * Specification: kernel/pretok_split.c (tkm_pretok_split_<family>). The walk is shared
  * (arch/generic/split_walk.h); this file supplies the 64-byte classifier (and the lookup).
  * Memory contract: reads exactly s[pos..pos+64) when 64 bytes remain, else a zero-padded stack
