@@ -303,7 +303,7 @@ Test(kernels, long_runs) {
 #include "../kernel/vocab.h"
 
 typedef struct lookup_tally {
-    size_t pieces, found, absent, short_tokens;
+    size_t found, absent, short_tokens;
 } lookup_tally;
 
 static int is_token(const tkm_ranks *v, const uint8_t *p, size_t len) {
@@ -337,7 +337,6 @@ static void check_lookup_batch(const tkm_kernel *k, const tkm_ranks *v, const ui
         }
         t->short_tokens += tok && len <= TKM_FAST_MAX && e[j] + 8 <= n;
     }
-    t->pieces += m;
     t->found += found;
     t->absent += (size_t)__builtin_popcountll(absent);
 }
@@ -355,7 +354,7 @@ Test(kernels, lookup_drawn_pieces, .timeout = 600) {
         for (size_t vi = 0; vi < sizeof g_lookup_vocabs / sizeof g_lookup_vocabs[0]; vi++) {
             const tkm_ranks *v = g_lookup_vocabs[vi];
             cr_assert_not_null(v->fast);
-            lookup_tally t = {0, 0, 0, 0};
+            lookup_tally t = {0, 0, 0};
             for (int iter = 0; iter < 3000; iter++) {
                 uint8_t buf[64 * 24];
                 size_t e[64 + 9], n = 0;
@@ -407,7 +406,7 @@ static void check_lookup_file(const uint8_t *d, size_t n, const char *name) {
         if (!k->lookup) continue;
         for (int fam = 2; fam <= 3; fam++) {
             const tkm_ranks *v = fam == 3 ? &tkm_ranks_o200k_base : &tkm_ranks_cl100k_base;
-            lookup_tally t = {0, 0, 0, 0};
+            lookup_tally t = {0, 0, 0};
             size_t e[64 + 9], pos = 0;
             while (pos < n) {
                 e[0] = pos;
