@@ -30,6 +30,7 @@ typedef struct tkm_kernel {
     int (*cpu_ok)(void);   /* can this CPU run it? */
     tkm_split_fn split[4]; /* by tkm_pattern: [1] gpt2, [2] cl100k, [3] o200k; [0] unused */
     tkm_lookup_fn lookup;  /* whole-piece lookup of a batch (kernel/pretok.h), or NULL: scalar */
+    tkm_bpe_batch_fn bpe_batch; /* the batch merge built for this kernel (kernel/bpe_batch.h) */
 } tkm_kernel;
 
 /* All kernels of this build, best first; NULL-terminated. Emulated kernels (SIMDe on the other

@@ -343,41 +343,13 @@ static size_t bpe_heap_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint3
     return mem ? bpe_heap_ids_in(v, p, n, out, mem) : TKM_BPE_NOMEM;
 }
 
-/*
- * Batched counting (id path, pieces of 2..SMALL bytes). One piece's merge is a chain of dependent
- * lookups (merge -> two new pair lookups -> next merge), each an L3 access into the pair table
- * (4 MiB for o200k), so a single piece runs at memory latency however wide the core is. Pieces
- * are independent when only counted, so up to TKM_BPE_BATCH of them advance in lockstep: in each
- * round every piece makes its next merge and prefetches the slots of its two new pairs; the
- * lookups are made in a second pass over the batch, by which time the lines are (nearly) in.
- * That overlaps the misses of different pieces instead of waiting on each in turn.
- */
-/* A pair's key in the batch: rank << 6 | position of its left part, so that the least key is the
- * leftmost lowest pair; KEY_NONE (no pair, or no part there) sorts last. Ranks here are below
- * TKM_PAIR_ID_LIMIT (2^21), so keys are non-negative 27-bit values. (Tried: a mask instead of the
- * compare, (rank << 6 | pos) & INT32_MAX, which puts "no pair" above every key too: the same
- * instruction count, GCC already selects without a branch.) */
-#define KEY_NONE INT32_MAX
-static inline int32_t pair_key(uint32_t rank, uint32_t pos) {
-    return rank == TKM_RANK_NONE ? KEY_NONE : (int32_t)(rank << 6 | pos);
-}
+#define TKM_BPE_BATCH_NAME tkm_bpe_count_batch
+#include "bpe_batch.h"
 
-/* Part i's successor and predecessor before any merge (0xFF: none), copied in one go: with the
- * byte loop that wrote them, initialisation was a quarter of the batch's instructions on a 1 KB
- * request (cachegrind, tkm_time -n 1000 o200k_base on 1000 bytes of English: 66.1M -> 63.2M in
- * all; 2 MB of the English set 150.6M -> 146.1M, of the multilingual set 498.7M -> 487.4M). */
-static const uint8_t iota_next[SMALL] = {
-    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-    23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
-    45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64};
-static const uint8_t iota_prev[SMALL] = {
-    0xFF, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-    21,   22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
-    43,   44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62};
-
-/* One short piece on the id path (n <= SMALL), with the batch's layout below: parts named by the
- * offset of their first byte and linked, each pair's key at its left part's offset, so a merge
- * writes three keys and the least key is a fixed-stride minimum over ceil(n / 8) groups of 8.
+/* One short piece on the id path (n <= SMALL), with the layout of the batch (bpe_batch.h): parts
+ * named by the offset of their first byte and linked, each pair's key at its left part's offset,
+ * so a merge writes three keys and the least key is a fixed-stride minimum over ceil(n / 8)
+ * groups of 8.
  * It shifted the id and rank arrays down after every merge and searched the m - 1 pairs for the
  * least: on random bytes, whose repaired pieces take this path one by one, that was 35% of all
  * instructions. cachegrind (--branch-sim=yes): counting 1 MiB of random bytes 678.7M -> 595.2M
@@ -425,90 +397,6 @@ static size_t bpe_small_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint
     if (out)
         for (size_t i = 0, c = 0; c < m; i = nxt[i]) out[c++] = id[i];
     return m;
-}
-
-void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uint8_t *ns, size_t nb,
-                         uint32_t *counts) {
-    /* Parts are named by the offset of their first byte and linked (nxt); keys stay at those
-     * offsets, so a merge writes three keys instead of shifting the arrays, and the search for the
-     * least key is a fixed-stride minimum over ceil(n / 8) groups of 8, which the compiler
-     * vectorises (it was a compare-and-branch per pair, and a shift per merge). */
-    int32_t key[TKM_BPE_BATCH][SMALL];
-    uint32_t id[TKM_BPE_BATCH][SMALL];
-    uint8_t nxt[TKM_BPE_BATCH][SMALL], prv[TKM_BPE_BATCH][SMALL];
-    uint32_t parts[TKM_BPE_BATCH], at[TKM_BPE_BATCH], len8[TKM_BPE_BATCH];
-    uint64_t rkey[TKM_BPE_BATCH], lkey[TKM_BPE_BATCH]; /* this round's new pairs: right, left of the merge */
-    uint32_t rslot[TKM_BPE_BATCH], lslot[TKM_BPE_BATCH];
-    uint8_t act[TKM_BPE_BATCH];
-    size_t na = 0;
-    for (size_t q = 0; q < nb; q++) {
-        const uint8_t *p = ps[q];
-        uint32_t n = ns[q];
-        memcpy(nxt[q], iota_next, SMALL);
-        memcpy(prv[q], iota_prev, SMALL);
-        for (uint32_t i = 0; i + 1 < n; i++) {
-            id[q][i] = v->byte_ids[p[i]];
-            key[q][i] = pair_key(v->pair2[p[i] | (uint32_t)p[i + 1] << 8], i);
-        }
-        id[q][n - 1] = v->byte_ids[p[n - 1]];
-        len8[q] = (n + 7u) & ~7u;
-        for (uint32_t i = n - 1; i < len8[q]; i++) key[q][i] = KEY_NONE;
-        parts[q] = n;
-        act[na++] = (uint8_t)q;
-    }
-    while (na) {
-        size_t keep = 0;
-        for (size_t t = 0; t < na; t++) {
-            const size_t q = act[t];
-            int32_t *K = key[q];
-            int32_t best = KEY_NONE;
-            if (len8[q] == 8) /* most pieces: a fixed trip count, unrolled into a few vector ops */
-                for (uint32_t i = 0; i < 8; i++) best = K[i] < best ? K[i] : best;
-            else if (len8[q] == 16) /* the next most, 9 to 16 bytes: with a variable trip count this
-                                     * was 6.6% of all instructions of an English count, now 4.4% */
-                for (uint32_t i = 0; i < 16; i++) best = K[i] < best ? K[i] : best;
-            else /* tried for 24..64: fixed trips of 24 and 32, and eight running minima; GCC
-                  * vectorised neither better, no gain on the multilingual set (best of 3-4
-                  * interleaved rounds, within the noise) */
-                for (uint32_t i = 0; i < len8[q]; i++) best = K[i] < best ? K[i] : best;
-            if (best == KEY_NONE) {
-                counts[q] = parts[q];
-                continue;
-            }
-            uint32_t i = (uint32_t)best & 63u, j = nxt[q][i], k = nxt[q][j];
-            const uint32_t t_id = (uint32_t)best >> 6;
-            id[q][i] = t_id;
-            K[j] = KEY_NONE;
-            nxt[q][i] = (uint8_t)k;
-            if (k < ns[q]) {
-                prv[q][k] = (uint8_t)i;
-                rkey[q] = (uint64_t)t_id << 21 | id[q][k];
-                rslot[q] = (uint32_t)tkm_pair_slot(v, rkey[q]);
-                __builtin_prefetch(v->pairs + rslot[q]);
-            } else { /* i is the last part now: every key from i on is KEY_NONE, search below it */
-                len8[q] = (i + 7u) & ~7u;
-            }
-            uint32_t h = prv[q][i];
-            if (h != 0xFFu) {
-                lkey[q] = (uint64_t)id[q][h] << 21 | t_id;
-                lslot[q] = (uint32_t)tkm_pair_slot(v, lkey[q]);
-                __builtin_prefetch(v->pairs + lslot[q]);
-            }
-            parts[q]--;
-            at[q] = i;
-            act[keep++] = (uint8_t)q;
-        }
-        na = keep;
-        /* the lookups, from the slots computed for the prefetches (they were computed twice: 1 KB
-         * English request 63.2M -> 62.0M instructions, 2 MB of English 146.1M -> 144.2M, of the
-         * multilingual set 487.4M -> 478.6M; cachegrind, tkm_time) */
-        for (size_t t = 0; t < na; t++) {
-            const size_t q = act[t];
-            uint32_t i = at[q], k = nxt[q][i], h = prv[q][i];
-            key[q][i] = k < ns[q] ? pair_key(tkm_pair_probe(v, rkey[q], rslot[q]), i) : KEY_NONE;
-            if (h != 0xFFu) key[q][h] = pair_key(tkm_pair_probe(v, lkey[q], lslot[q]), h);
-        }
-    }
 }
 
 /*

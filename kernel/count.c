@@ -312,7 +312,7 @@ static void flush_deferred(const tkm_encoding *e, tkm_work *w, tkm_sink *k) {
         nm = nd;
     }
     if (!nm) return;
-    tkm_bpe_count_batch(e->ranks, ps, ns, nm, c);
+    e->bpe_batch(e->ranks, ps, ns, nm, c);
     for (uint32_t q = 0; q < nm; q++) {
         k->n += c[q];
         if (pc && slot[q] != UINT32_MAX) pcache_store(&pc[slot[q]], ps[q], ns[q], c[q]);

@@ -49,11 +49,17 @@ struct tkm_ranks;
 typedef uint64_t (*tkm_lookup_fn)(const struct tkm_ranks *v, const uint8_t *s, size_t n, const size_t *e, size_t m,
                                   size_t *found, uint64_t *absent);
 
-/* The one entry point into arch/ (defined in arch/dispatch.c): the split and lookup functions
- * and the kernel name for a new handle of pattern family `pattern` (1 gpt2, 2 cl100k, 3 o200k).
+/* Counts of a batch of short pieces that need a merge: tkm_bpe_count_batch (kernel/bpe.h), the
+ * same function built for a kernel's instruction set (kernel/bpe_batch.h). */
+typedef void (*tkm_bpe_batch_fn)(const struct tkm_ranks *v, const uint8_t *const *ps, const uint8_t *ns, size_t nb,
+                                 uint32_t *counts);
+
+/* The one entry point into arch/ (defined in arch/dispatch.c): the split, lookup and batch merge
+ * functions and the kernel name for a new handle of pattern family `pattern` (1 gpt2, 2 cl100k, 3 o200k).
  * force: a kernel name, or NULL for the default (TOKMETER_KERNEL if set, else the best this CPU
  * runs). Returns 0 if the forced or TOKMETER_KERNEL kernel is unknown or cannot run on this CPU. */
-int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, tkm_lookup_fn *lookup, const char **name);
+int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, tkm_lookup_fn *lookup, tkm_bpe_batch_fn *batch,
+                    const char **name);
 
 /* The scalar kernel's split (kernel/pretok_split.c): ends of up to cap consecutive pieces from pos,
  * by the scanners above; returns how many (>= 1 when pos < len and cap > 0). */

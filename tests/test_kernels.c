@@ -22,6 +22,7 @@
 
 #include "../arch/arch.h"
 #include "../arch/generic/split_types.h"
+#include "../kernel/bpe.h"
 #include "oracle.h"
 #include "unicode.h"
 
@@ -418,4 +419,116 @@ static void check_lookup_file(const uint8_t *d, size_t n, const char *name) {
                          name, t.found, t.short_tokens);
         }
     }
+}
+
+/* ---- the batch merge (tkm_kernel.bpe_batch, kernel/bpe_batch.h) ---------------------------- */
+
+static void *bb_alloc(void *opaque, size_t size) {
+    (void)opaque;
+    return malloc(size);
+}
+static void bb_free(void *opaque, void *p) {
+    (void)opaque;
+    free(p);
+}
+
+/* One drawn piece of 2..64 bytes into buf: several tokens end to end (the pieces real text sends
+ * to the merge), a token with a byte changed, random bytes, a run of one or two letters, or
+ * Cyrillic / CJK / emoji code points. Returns its length. */
+static size_t draw_merge_piece(oracle_rng *r, const tkm_ranks *v, uint8_t *buf) {
+    const uint32_t kind = oracle_rng_below(r, 8), want = 2 + oracle_rng_below(r, 63);
+    size_t n = 0;
+    if (kind < 3) { /* tokens until the length is reached */
+        while (n < want) {
+            size_t tl;
+            const uint8_t *tb = tkm_ranks_bytes(v, oracle_rng_below(r, v->n_ranks), &tl);
+            if (tl == 0 || n + tl > 64) break;
+            memcpy(buf + n, tb, tl);
+            n += tl;
+        }
+    } else if (kind == 3) { /* a token of two or more bytes, one byte changed */
+        const uint8_t *tb;
+        do {
+            tb = tkm_ranks_bytes(v, oracle_rng_below(r, v->n_ranks), &n);
+        } while (n < 2 || n > 64);
+        memcpy(buf, tb, n);
+        buf[oracle_rng_below(r, (uint32_t)n)] ^= (uint8_t)(1u + oracle_rng_below(r, 255));
+    } else if (kind == 4) {
+        for (n = 0; n < want; n++) buf[n] = (uint8_t)oracle_rng_below(r, 256);
+    } else if (kind == 5) {
+        const uint8_t a = (uint8_t)('a' + oracle_rng_below(r, 26)), b = (uint8_t)('a' + oracle_rng_below(r, 3));
+        for (n = 0; n < want; n++) buf[n] = oracle_rng_below(r, 4) ? a : b;
+    } else { /* code points of one script: 2-byte Cyrillic, 3-byte CJK, 4-byte emoji */
+        static const uint32_t base[3] = {0x0430, 0x4E00, 0x1F600}, span[3] = {32, 2000, 80};
+        const uint32_t sc = oracle_rng_below(r, 3);
+        for (;;) {
+            const uint32_t c = base[sc] + oracle_rng_below(r, span[sc]);
+            uint8_t u[4];
+            const size_t ul = c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+            if (ul == 2) u[0] = (uint8_t)(0xC0 | c >> 6), u[1] = (uint8_t)(0x80 | (c & 63));
+            if (ul == 3)
+                u[0] = (uint8_t)(0xE0 | c >> 12), u[1] = (uint8_t)(0x80 | (c >> 6 & 63)), u[2] = (uint8_t)(0x80 | (c & 63));
+            if (ul == 4)
+                u[0] = (uint8_t)(0xF0 | c >> 18), u[1] = (uint8_t)(0x80 | (c >> 12 & 63)),
+                u[2] = (uint8_t)(0x80 | (c >> 6 & 63)), u[3] = (uint8_t)(0x80 | (c & 63));
+            if (n + ul > want && n >= 2) break;
+            if (n + ul > 64) break;
+            memcpy(buf + n, u, ul);
+            n += ul;
+        }
+    }
+    if (n == 0) buf[n++] = 'x'; /* the first token drawn was too long */
+    if (n == 1) buf[n++] = (uint8_t)oracle_rng_below(r, 256);
+    return n;
+}
+
+/* Every kernel's batch merge against the reference merge (tkm_bpe_encode_bytes, which looks up
+ * the bytes of every pair and never the pair table): calls of 1..TKM_BPE_BATCH pieces, in
+ * exact-size heap buffers, pieces of every length up to 64 so that every group of 16 keys and
+ * the lanes' refill are used. */
+Test(kernels, bpe_batch_drawn_pieces, .timeout = 600) {
+    oracle_rng r = {0x6270655F62617463ull};
+    tkm_bpe_work w = {bb_alloc, bb_free, NULL, NULL, 0};
+    const tkm_kernel *ks[16];
+    size_t nks = 0;
+    for (size_t ki = 0; ki < g_nk; ki++) ks[nks++] = g_kernels[ki];
+    ks[nks++] = &tkm_kernel_scalar;
+    size_t by_groups[5] = {0}, pieces = 0;
+    for (size_t vi = 0; vi < sizeof g_lookup_vocabs / sizeof g_lookup_vocabs[0]; vi++) {
+        const tkm_ranks *v = g_lookup_vocabs[vi];
+        cr_assert_not_null(v->pairs);
+        for (int iter = 0; iter < 1500; iter++) {
+            uint8_t *ps[TKM_BPE_BATCH], ns[TKM_BPE_BATCH];
+            uint32_t want[TKM_BPE_BATCH];
+            const size_t nb = iter < 64 ? (size_t)iter + 1 : 1 + oracle_rng_below(&r, TKM_BPE_BATCH);
+            for (size_t q = 0; q < nb; q++) {
+                uint8_t buf[64];
+                const size_t n = draw_merge_piece(&r, v, buf);
+                ps[q] = malloc(n);
+                cr_assert_not_null(ps[q]);
+                memcpy(ps[q], buf, n);
+                ns[q] = (uint8_t)n;
+                want[q] = (uint32_t)tkm_bpe_encode_bytes(v, ps[q], n, NULL, NULL, &w);
+                by_groups[(n + 15) / 16]++;
+                pieces++;
+            }
+            for (size_t ki = 0; ki < nks; ki++) {
+                uint32_t got[TKM_BPE_BATCH];
+                memset(got, 0xA5, sizeof got);
+                ks[ki]->bpe_batch(v, (const uint8_t *const *)ps, ns, nb, got);
+                for (size_t q = 0; q < nb; q++)
+                    if (got[q] != want[q]) {
+                        fprintf(stderr, "%s: piece %zu of %zu (%u bytes):", ks[ki]->name, q, nb, ns[q]);
+                        for (size_t i = 0; i < ns[q]; i++) fprintf(stderr, " %02x", ps[q][i]);
+                        fprintf(stderr, "\n");
+                        cr_assert_eq(got[q], want[q], "%s: batch count %u, reference %u", ks[ki]->name, got[q],
+                                     want[q]);
+                    }
+            }
+            for (size_t q = 0; q < nb; q++) free(ps[q]);
+        }
+    }
+    tkm_bpe_work_release(&w);
+    for (size_t g = 1; g <= 4; g++)
+        cr_assert_gt(by_groups[g], pieces / 40, "pieces of %zu groups of 16 keys: %zu of %zu", g, by_groups[g], pieces);
 }

@@ -1,10 +1,11 @@
 /*
- * split_neon.c - pre-tokenizer split, NEON (AArch64 Advanced SIMD) byte classification.
+ * split_neon.c - pre-tokenizer split, NEON (AArch64 Advanced SIMD) byte classification, and the
+ * batch merge (kernel/bpe_batch.h) built for NEON.
  *
  * ISA and flags: baseline on aarch64 (native, chosen at compile time); on other architectures
  * compiled through SIMDe emulation so that the kernel is built and tested everywhere (never
  * auto-chosen there). Specification: kernel/pretok_split.c. The walk is shared
- * (arch/generic/split_walk.h); this file supplies only the 64-byte classifier.
+ * (arch/generic/split_walk.h); this file supplies the 64-byte classifier (and the merge's minimum).
  * Memory contract: reads exactly s[pos..pos+64) when 64 bytes remain, else a zero-padded stack
  * copy of the tail; never reads past s + n.
  *
@@ -65,6 +66,16 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
 }
 
 #include "../generic/split_walk.h"
+/* The batch merge's least of 16 keys (kernel/bpe_batch.h): four 4-lane vectors, reduced. */
+static inline int32_t tkm_min16(const int32_t *K) {
+    const simde_int32x4_t a = simde_vminq_s32(simde_vld1q_s32(K), simde_vld1q_s32(K + 4));
+    const simde_int32x4_t b = simde_vminq_s32(simde_vld1q_s32(K + 8), simde_vld1q_s32(K + 12));
+    return simde_vminvq_s32(simde_vminq_s32(a, b));
+}
+#define TKM_BPE_MIN16(K) tkm_min16(K)
+#define TKM_BPE_BATCH_NAME TKM_KNAME(bpe_batch) /* the batch merge, built with this file's flags */
+#define TKM_BPE_BATCH_STATIC
+#include "../../kernel/bpe_batch.h"
 
 static int TKM_KNAME(cpu_ok)(void) { return 1; /* baseline on aarch64; SIMDe elsewhere */ }
 

@@ -29,13 +29,15 @@
 #define TKM_KNATIVE 0
 #endif
 
-/* A file with a lookup kernel defines TKM_KLOOKUP as its name before TKM_DEFINE_KERNEL(). */
+/* A file with a lookup kernel defines TKM_KLOOKUP as its name before TKM_DEFINE_KERNEL(). Every
+ * kernel file includes kernel/bpe_batch.h after kernel_names.h (it defines TKM_KNAME(bpe_batch)). */
 #define TKM_DEFINE_KERNEL()                                                                          \
     const tkm_kernel TKM_KOBJ = {TKM_KLABEL,                                                         \
                                  TKM_KNATIVE,                                                        \
                                  TKM_KNAME(cpu_ok),                                                  \
                                  {NULL, TKM_KNAME(split_gpt2), TKM_KNAME(split_cl100k), TKM_KNAME(split_o200k)}, \
-                                 TKM_KLOOKUP}
+                                 TKM_KLOOKUP,                                                        \
+                                 TKM_KNAME(bpe_batch)}
 #ifndef TKM_KLOOKUP
 #define TKM_KLOOKUP NULL
 #endif

@@ -1,6 +1,6 @@
 /*
- * split_avx2.c - pre-tokenizer split, AVX2 byte classification, and the batch lookup of
- * lookup_avx2.h.
+ * split_avx2.c - pre-tokenizer split, AVX2 byte classification, the batch lookup of
+ * lookup_avx2.h, and the batch merge (kernel/bpe_batch.h) built for AVX2.
  *
  * ISA and flags: -mavx2 -mbmi -mbmi2 -mlzcnt on x86-64 (native; CPU checked by arch/dispatch.c);
  * elsewhere compiled through SIMDe emulation for tests (never auto-chosen).
@@ -54,6 +54,19 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
 
 #include "../generic/split_walk.h"
 #include "lookup_avx2.h"
+/* The batch merge's least of 16 keys (kernel/bpe_batch.h): two 8-lane minima, then a reduction. */
+static inline int32_t tkm_min16(const int32_t *K) {
+    const simde__m256i a = simde_mm256_min_epi32(simde_mm256_loadu_si256((const void *)K),
+                                                 simde_mm256_loadu_si256((const void *)(K + 8)));
+    simde__m128i x = simde_mm_min_epi32(simde_mm256_castsi256_si128(a), simde_mm256_extracti128_si256(a, 1));
+    x = simde_mm_min_epi32(x, simde_mm_shuffle_epi32(x, 0x4E));
+    x = simde_mm_min_epi32(x, simde_mm_shuffle_epi32(x, 0xB1));
+    return simde_mm_cvtsi128_si32(x);
+}
+#define TKM_BPE_MIN16(K) tkm_min16(K)
+#define TKM_BPE_BATCH_NAME TKM_KNAME(bpe_batch) /* the batch merge, built with this file's flags */
+#define TKM_BPE_BATCH_STATIC
+#include "../../kernel/bpe_batch.h"
 
 static int TKM_KNAME(cpu_ok)(void) {
 #if defined(TKM_ARCH_NATIVE) && (defined(__GNUC__) || defined(__clang__))

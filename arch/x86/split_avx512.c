@@ -1,6 +1,6 @@
 /*
- * split_avx512.c - pre-tokenizer split, AVX-512 (F + BW) byte classification, and the batch
- * lookup of lookup_avx512.h (F + DQ).
+ * split_avx512.c - pre-tokenizer split, AVX-512 (F + BW) byte classification, the batch
+ * lookup of lookup_avx512.h (F + DQ), and the batch merge (kernel/bpe_batch.h) built for AVX-512.
  *
  * ISA and flags: -mavx512f -mavx512bw -mavx512dq (the lookup's 64-bit multiply) -mbmi -mbmi2
  * -mlzcnt on x86-64 (native; CPU checked by arch/dispatch.c); elsewhere compiled through SIMDe
@@ -51,6 +51,21 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
 
 #include "../generic/split_walk.h"
 #include "lookup_avx512.h"
+/* The batch merge's least of 16 keys (kernel/bpe_batch.h): one 16-lane load, folded onto itself
+ * (256-bit halves, then 128-bit quarters, then within 128 bits; SIMDe 0.7.4 has no
+ * _mm512_reduce_min_epi32). */
+static inline int32_t tkm_min16(const int32_t *K) {
+    simde__m512i z = simde_mm512_loadu_si512((const void *)K);
+    z = simde_mm512_min_epi32(z, simde_mm512_shuffle_i32x4(z, z, 0x4E));
+    z = simde_mm512_min_epi32(z, simde_mm512_shuffle_i32x4(z, z, 0xB1));
+    simde__m128i x = simde_mm512_castsi512_si128(z);
+    x = simde_mm_min_epi32(x, simde_mm_shuffle_epi32(x, 0x4E));
+    return simde_mm_cvtsi128_si32(simde_mm_min_epi32(x, simde_mm_shuffle_epi32(x, 0xB1)));
+}
+#define TKM_BPE_MIN16(K) tkm_min16(K)
+#define TKM_BPE_BATCH_NAME TKM_KNAME(bpe_batch) /* the batch merge, built with this file's flags */
+#define TKM_BPE_BATCH_STATIC
+#include "../../kernel/bpe_batch.h"
 
 static int TKM_KNAME(cpu_ok)(void) {
 #if defined(TKM_ARCH_NATIVE) && (defined(__GNUC__) || defined(__clang__))

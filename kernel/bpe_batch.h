@@ -1,0 +1,163 @@
+/*
+ * bpe_batch.h - the batched merge of short pieces (tkm_bpe_count_batch, bpe.h), included once per
+ * instruction set: by kernel/bpe.c for the scalar kernel, and by the arch/ kernels, which build
+ * the same C with their own flags (arch/x86: -mavx2, -mavx512*) and hand it to count.c through
+ * tkm_kernel.bpe_batch. The includer defines TKM_BPE_BATCH_NAME, the function's name; with
+ * TKM_BPE_BATCH_STATIC it is static. Nothing here is ISA-specific: the gain of a per-ISA copy is
+ * what the compiler makes of the minimum over 16 keys, one vpminsd and a reduction with SSE4.1 or
+ * later, against a select per key with the baseline's SSE2 (cachegrind, AVX2 copy, 2 MB of
+ * English: that line 15.5M -> 2.5M instructions of 178M).
+ */
+#ifndef TKM_BPE_BATCH_H
+#define TKM_BPE_BATCH_H
+#include <stdint.h>
+#include <string.h>
+
+#include "bpe.h"
+
+/*
+ * Batched counting (id path, pieces of 2..TKM_BPE_BATCH_MAX bytes). One piece's merge is a chain
+ * of dependent lookups (merge -> two new pair lookups -> next merge), each an L3 access into the
+ * pair table (4 MiB for o200k), so a single piece runs at memory latency however wide the core
+ * is. Pieces are independent when only counted, so TKM_BPE_LANES of them advance in lockstep: in
+ * each round every lane makes its piece's next merge and prefetches the slots of its two new
+ * pairs; the lookups are made in a second pass over the lanes, by which time the lines are
+ * (nearly) in. That overlaps the misses of different pieces instead of waiting on each in turn.
+ * A lane whose piece is done takes the call's next piece (bpe.h has the measurements).
+ */
+/* A pair's key in the batch: rank << 6 | position of its left part, so that the least key is the
+ * leftmost lowest pair; KEY_NONE (no pair, or no part there) sorts last. Ranks here are below
+ * TKM_PAIR_ID_LIMIT (2^21), so keys are non-negative 27-bit values. (Tried: a mask instead of the
+ * compare, (rank << 6 | pos) & INT32_MAX, which puts "no pair" above every key too: the same
+ * instruction count, GCC already selects without a branch.) */
+#define KEY_NONE INT32_MAX
+static inline int32_t pair_key(uint32_t rank, uint32_t pos) {
+    return rank == TKM_RANK_NONE ? KEY_NONE : (int32_t)(rank << 6 | pos);
+}
+
+/* Part i's successor and predecessor before any merge (0xFF: none), copied in one go: with the
+ * byte loop that wrote them, initialisation was a quarter of the batch's instructions on a 1 KB
+ * request (cachegrind, tkm_time -n 1000 o200k_base on 1000 bytes of English: 66.1M -> 63.2M in
+ * all; 2 MB of the English set 150.6M -> 146.1M, of the multilingual set 498.7M -> 487.4M). */
+static const uint8_t iota_next[TKM_BPE_BATCH_MAX] = {
+    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+    23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
+    45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64};
+static const uint8_t iota_prev[TKM_BPE_BATCH_MAX] = {
+    0xFF, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+    21,   22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+    43,   44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62};
+
+/* The least of the 16 keys K[0..16): the includer may define TKM_BPE_MIN16 with its vector
+ * instructions. The C loop is for the scalar kernel, built for the baseline (SSE2 on x86-64, which
+ * has no 32-bit minimum): there GCC -O2 makes it a select per key, and -O3 worse still (9.1M
+ * instructions for 284K minima of 2 MB of English, against 2.6M for the AVX2 copy's). */
+#ifndef TKM_BPE_MIN16
+static inline int32_t tkm_bpe_min16(const int32_t *K) {
+    int32_t best = KEY_NONE;
+    for (uint32_t i = 0; i < 16; i++) best = K[i] < best ? K[i] : best;
+    return best;
+}
+#define TKM_BPE_MIN16(K) tkm_bpe_min16(K)
+#endif
+
+/* Lane state: piece p[0..n) as its bytes, the keys of their byte pairs, and KEY_NONE up to the
+ * next multiple of 16 (*len16), so the minimum is taken over whole groups of 16 keys. */
+static inline void lane_start(const tkm_ranks *v, const uint8_t *p, uint32_t n, int32_t *key, uint32_t *id,
+                              uint8_t *nxt, uint8_t *prv, uint32_t *len16) {
+    memcpy(nxt, iota_next, TKM_BPE_BATCH_MAX);
+    memcpy(prv, iota_prev, TKM_BPE_BATCH_MAX);
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        id[i] = v->byte_ids[p[i]];
+        key[i] = pair_key(v->pair2[p[i] | (uint32_t)p[i + 1] << 8], i);
+    }
+    id[n - 1] = v->byte_ids[p[n - 1]];
+    *len16 = (n + 15u) & ~15u;
+    for (uint32_t i = n - 1; i < *len16; i++) key[i] = KEY_NONE;
+}
+
+#ifdef TKM_BPE_BATCH_STATIC
+static
+#endif
+void TKM_BPE_BATCH_NAME(const tkm_ranks *v, const uint8_t *const *ps, const uint8_t *ns, size_t nb, uint32_t *counts) {
+    /* Parts are named by the offset of their first byte and linked (nxt); keys stay at those
+     * offsets, so a merge writes three keys instead of shifting the arrays, and the search for the
+     * least key is a minimum over ceil(n / 16) groups of 16 (it was a compare-and-branch per pair,
+     * and a shift per merge). Groups of 16, not of 8 as before: most pieces have 8 or fewer
+     * bytes, the next most 9 to 16, lanes of both alternate, and the test of which one a lane
+     * was is mispredicted (cachegrind --branch-sim, 2 MB of English: 108K of 928K mispredicts
+     * in the batch). Tried for the longer pieces: fixed trips of 24 and 32 keys, and eight running
+     * minima; no gain on the multilingual set (best of 3-4 interleaved rounds, within the noise). */
+    int32_t key[TKM_BPE_LANES][TKM_BPE_BATCH_MAX];
+    uint32_t id[TKM_BPE_LANES][TKM_BPE_BATCH_MAX];
+    uint8_t nxt[TKM_BPE_LANES][TKM_BPE_BATCH_MAX], prv[TKM_BPE_LANES][TKM_BPE_BATCH_MAX];
+    uint32_t parts[TKM_BPE_LANES], at[TKM_BPE_LANES], len16[TKM_BPE_LANES], n_of[TKM_BPE_LANES];
+    uint32_t piece[TKM_BPE_LANES];
+    uint64_t rkey[TKM_BPE_LANES], lkey[TKM_BPE_LANES]; /* this round's new pairs: right, left of the merge */
+    uint32_t rslot[TKM_BPE_LANES], lslot[TKM_BPE_LANES];
+    uint8_t act[TKM_BPE_LANES], probe[TKM_BPE_LANES];
+    size_t na = 0, next = 0;
+    for (; na < TKM_BPE_LANES && next < nb; na++, next++) {
+        lane_start(v, ps[next], ns[next], key[na], id[na], nxt[na], prv[na], &len16[na]);
+        parts[na] = n_of[na] = ns[next];
+        piece[na] = (uint32_t)next;
+        act[na] = (uint8_t)na;
+    }
+    while (na) {
+        size_t keep = 0, np = 0;
+        for (size_t t = 0; t < na; t++) {
+            const size_t q = act[t];
+            int32_t *K = key[q];
+            int32_t best = TKM_BPE_MIN16(K);
+            for (uint32_t g = 16; g < len16[q]; g += 16) {
+                const int32_t b16 = TKM_BPE_MIN16(K + g);
+                best = b16 < best ? b16 : best;
+            }
+            if (best == KEY_NONE) { /* done: the lane takes the next piece, if any, from the next round on */
+                counts[piece[q]] = parts[q];
+                if (next < nb) {
+                    lane_start(v, ps[next], ns[next], K, id[q], nxt[q], prv[q], &len16[q]);
+                    parts[q] = n_of[q] = ns[next];
+                    piece[q] = (uint32_t)next++;
+                    act[keep++] = (uint8_t)q;
+                }
+                continue;
+            }
+            uint32_t i = (uint32_t)best & 63u, j = nxt[q][i], k = nxt[q][j];
+            const uint32_t t_id = (uint32_t)best >> 6;
+            id[q][i] = t_id;
+            K[j] = KEY_NONE;
+            nxt[q][i] = (uint8_t)k;
+            if (k < n_of[q]) {
+                prv[q][k] = (uint8_t)i;
+                rkey[q] = (uint64_t)t_id << 21 | id[q][k];
+                rslot[q] = (uint32_t)tkm_pair_slot(v, rkey[q]);
+                __builtin_prefetch(v->pairs + rslot[q]);
+            } else { /* i is the last part now: every key from i on is KEY_NONE, search below it */
+                len16[q] = (i + 15u) & ~15u;
+            }
+            uint32_t h = prv[q][i];
+            if (h != 0xFFu) {
+                lkey[q] = (uint64_t)id[q][h] << 21 | t_id;
+                lslot[q] = (uint32_t)tkm_pair_slot(v, lkey[q]);
+                __builtin_prefetch(v->pairs + lslot[q]);
+            }
+            parts[q]--;
+            at[q] = i;
+            act[keep++] = (uint8_t)q;
+            probe[np++] = (uint8_t)q;
+        }
+        na = keep;
+        /* the lookups, from the slots computed for the prefetches (they were computed twice: 1 KB
+         * English request 63.2M -> 62.0M instructions, 2 MB of English 146.1M -> 144.2M, of the
+         * multilingual set 487.4M -> 478.6M; cachegrind, tkm_time) */
+        for (size_t t = 0; t < np; t++) {
+            const size_t q = probe[t];
+            uint32_t i = at[q], k = nxt[q][i], h = prv[q][i];
+            key[q][i] = k < n_of[q] ? pair_key(tkm_pair_probe(v, rkey[q], rslot[q]), i) : KEY_NONE;
+            if (h != 0xFFu) key[q][h] = pair_key(tkm_pair_probe(v, lkey[q], lslot[q]), h);
+        }
+    }
+}
+
+#endif
