@@ -61,6 +61,14 @@ static inline int32_t tkm_bpe_min16(const int32_t *K) {
 #define TKM_BPE_MIN16(K) tkm_bpe_min16(K)
 #endif
 
+/* Part SENT (one past the last possible offset) stands for "no part": it is part 0's predecessor,
+ * and part n (the successor of the last) is one too. Their id, TKM_PAIR_ID_LIMIT, is no token's, so
+ * a pair with a sentinel is found in no table and its key is KEY_NONE: a merge makes and looks up
+ * both its new pairs without testing whether there is a part on each side. Those two tests, in
+ * the merge and again at the lookup, were a third of the batch's mispredicted branches
+ * (cachegrind --branch-sim, 2 MB of English: 310K of 928K). */
+#define SENT TKM_BPE_BATCH_MAX
+
 /* Lane state: piece p[0..n) as its bytes, the keys of their byte pairs, and KEY_NONE up to the
  * next multiple of 16 (*len16), so the minimum is taken over whole groups of 16 keys. */
 static inline void lane_start(const tkm_ranks *v, const uint8_t *p, uint32_t n, int32_t *key, uint32_t *id,
@@ -72,6 +80,8 @@ static inline void lane_start(const tkm_ranks *v, const uint8_t *p, uint32_t n, 
         key[i] = pair_key(v->pair2[p[i] | (uint32_t)p[i + 1] << 8], i);
     }
     id[n - 1] = v->byte_ids[p[n - 1]];
+    id[n] = id[SENT] = TKM_PAIR_ID_LIMIT; /* the sentinel parts right of the last and left of the first */
+    prv[0] = SENT;
     *len16 = (n + 15u) & ~15u;
     for (uint32_t i = n - 1; i < *len16; i++) key[i] = KEY_NONE;
 }
@@ -88,10 +98,10 @@ void TKM_BPE_BATCH_NAME(const tkm_ranks *v, const uint8_t *const *ps, const uint
      * was is mispredicted (cachegrind --branch-sim, 2 MB of English: 108K of 928K mispredicts
      * in the batch). Tried for the longer pieces: fixed trips of 24 and 32 keys, and eight running
      * minima; no gain on the multilingual set (best of 3-4 interleaved rounds, within the noise). */
-    int32_t key[TKM_BPE_LANES][TKM_BPE_BATCH_MAX];
-    uint32_t id[TKM_BPE_LANES][TKM_BPE_BATCH_MAX];
-    uint8_t nxt[TKM_BPE_LANES][TKM_BPE_BATCH_MAX], prv[TKM_BPE_LANES][TKM_BPE_BATCH_MAX];
-    uint32_t parts[TKM_BPE_LANES], at[TKM_BPE_LANES], len16[TKM_BPE_LANES], n_of[TKM_BPE_LANES];
+    int32_t key[TKM_BPE_LANES][TKM_BPE_BATCH_MAX + 1]; /* [SENT]: written, never read */
+    uint32_t id[TKM_BPE_LANES][TKM_BPE_BATCH_MAX + 1];
+    uint8_t nxt[TKM_BPE_LANES][TKM_BPE_BATCH_MAX], prv[TKM_BPE_LANES][TKM_BPE_BATCH_MAX + 1];
+    uint32_t parts[TKM_BPE_LANES], at[TKM_BPE_LANES], len16[TKM_BPE_LANES];
     uint32_t piece[TKM_BPE_LANES];
     uint64_t rkey[TKM_BPE_LANES], lkey[TKM_BPE_LANES]; /* this round's new pairs: right, left of the merge */
     uint32_t rslot[TKM_BPE_LANES], lslot[TKM_BPE_LANES];
@@ -99,7 +109,7 @@ void TKM_BPE_BATCH_NAME(const tkm_ranks *v, const uint8_t *const *ps, const uint
     size_t na = 0, next = 0;
     for (; na < TKM_BPE_LANES && next < nb; na++, next++) {
         lane_start(v, ps[next], ns[next], key[na], id[na], nxt[na], prv[na], &len16[na]);
-        parts[na] = n_of[na] = ns[next];
+        parts[na] = ns[next];
         piece[na] = (uint32_t)next;
         act[na] = (uint8_t)na;
     }
@@ -117,7 +127,7 @@ void TKM_BPE_BATCH_NAME(const tkm_ranks *v, const uint8_t *const *ps, const uint
                 counts[piece[q]] = parts[q];
                 if (next < nb) {
                     lane_start(v, ps[next], ns[next], K, id[q], nxt[q], prv[q], &len16[q]);
-                    parts[q] = n_of[q] = ns[next];
+                    parts[q] = ns[next];
                     piece[q] = (uint32_t)next++;
                     act[keep++] = (uint8_t)q;
                 }
@@ -128,20 +138,14 @@ void TKM_BPE_BATCH_NAME(const tkm_ranks *v, const uint8_t *const *ps, const uint
             id[q][i] = t_id;
             K[j] = KEY_NONE;
             nxt[q][i] = (uint8_t)k;
-            if (k < n_of[q]) {
-                prv[q][k] = (uint8_t)i;
-                rkey[q] = (uint64_t)t_id << 21 | id[q][k];
-                rslot[q] = (uint32_t)tkm_pair_slot(v, rkey[q]);
-                __builtin_prefetch(v->pairs + rslot[q]);
-            } else { /* i is the last part now: every key from i on is KEY_NONE, search below it */
-                len16[q] = (i + 15u) & ~15u;
-            }
-            uint32_t h = prv[q][i];
-            if (h != 0xFFu) {
-                lkey[q] = (uint64_t)id[q][h] << 21 | t_id;
-                lslot[q] = (uint32_t)tkm_pair_slot(v, lkey[q]);
-                __builtin_prefetch(v->pairs + lslot[q]);
-            }
+            prv[q][k] = (uint8_t)i; /* k may be the sentinel n: then prv[n] is written, never read */
+            rkey[q] = (uint64_t)t_id << 21 | id[q][k];
+            rslot[q] = (uint32_t)tkm_pair_slot(v, rkey[q]);
+            __builtin_prefetch(v->pairs + rslot[q]);
+            const uint32_t h = prv[q][i];
+            lkey[q] = (uint64_t)id[q][h] << 21 | t_id;
+            lslot[q] = (uint32_t)tkm_pair_slot(v, lkey[q]);
+            __builtin_prefetch(v->pairs + lslot[q]);
             parts[q]--;
             at[q] = i;
             act[keep++] = (uint8_t)q;
@@ -153,9 +157,9 @@ void TKM_BPE_BATCH_NAME(const tkm_ranks *v, const uint8_t *const *ps, const uint
          * multilingual set 487.4M -> 478.6M; cachegrind, tkm_time) */
         for (size_t t = 0; t < np; t++) {
             const size_t q = probe[t];
-            uint32_t i = at[q], k = nxt[q][i], h = prv[q][i];
-            key[q][i] = k < n_of[q] ? pair_key(tkm_pair_probe(v, rkey[q], rslot[q]), i) : KEY_NONE;
-            if (h != 0xFFu) key[q][h] = pair_key(tkm_pair_probe(v, lkey[q], lslot[q]), h);
+            const uint32_t i = at[q], h = prv[q][i];
+            key[q][i] = pair_key(tkm_pair_probe(v, rkey[q], rslot[q]), i);
+            key[q][h] = pair_key(tkm_pair_probe(v, lkey[q], lslot[q]), h);
         }
     }
 }
