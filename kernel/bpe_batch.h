@@ -61,6 +61,12 @@ static inline int32_t tkm_bpe_min16(const int32_t *K) {
 #define TKM_BPE_MIN16(K) tkm_bpe_min16(K)
 #endif
 
+/* The pair lookup from a slot computed (and prefetched) before: tkm_pair_probe, or the includer's
+ * vector probe of several slots at once (arch/x86: TKM_BPE_PAIR_PROBE, same answers). */
+#ifndef TKM_BPE_PAIR_PROBE
+#define TKM_BPE_PAIR_PROBE(v, key, slot) tkm_pair_probe(v, key, slot)
+#endif
+
 /* Part SENT (one past the last possible offset) stands for "no part": it is part 0's predecessor,
  * and part n (the successor of the last) is one too. Their id, TKM_PAIR_ID_LIMIT, is no token's, so
  * a pair with a sentinel is found in no table and its key is KEY_NONE: a merge makes and looks up
@@ -158,8 +164,8 @@ void TKM_BPE_BATCH_NAME(const tkm_ranks *v, const uint8_t *const *ps, const uint
         for (size_t t = 0; t < np; t++) {
             const size_t q = probe[t];
             const uint32_t i = at[q], h = prv[q][i];
-            key[q][i] = pair_key(tkm_pair_probe(v, rkey[q], rslot[q]), i);
-            key[q][h] = pair_key(tkm_pair_probe(v, lkey[q], lslot[q]), h);
+            key[q][i] = pair_key(TKM_BPE_PAIR_PROBE(v, rkey[q], rslot[q]), i);
+            key[q][h] = pair_key(TKM_BPE_PAIR_PROBE(v, lkey[q], lslot[q]), h);
         }
     }
 }

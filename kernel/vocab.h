@@ -93,6 +93,12 @@ typedef struct tkm_ranks {
  */
 #define TKM_PAIR_ID_LIMIT ((1u << 21) - 1u)
 
+/* pairs[] holds pairs_mask + 1 + TKM_PAIR_TAIL words: after the table, its first TKM_PAIR_TAIL
+ * slots again, so that the eight slots from any home slot on can be read in one go without
+ * wrapping (the kernels' vector probes, arch/x86). Lookups stop at the first empty slot or at the
+ * key as before, and a key's chain never needs the copies to be told apart from the originals. */
+#define TKM_PAIR_TAIL 7u
+
 /*
  * inner2[]: one bit per byte pair, set iff the two bytes occur next to each other inside some
  * token (o200k_base: 10439 of the 65536 pairs). Where a piece's bytes p[i-1] p[i] are not such a

@@ -195,7 +195,7 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
     uint32_t pshift = 63;
     while (pslots < 2u * (uint64_t)n_multi) pslots <<= 1, pshift--;
     uint64_t pairs_at = fast_at + fslots * 16u + 65536u * 4u + 256u * 4u; /* + pair2 + byte ids */
-    uint64_t inner_at = pairs_at + pslots * 8u;
+    uint64_t inner_at = pairs_at + (pslots + TKM_PAIR_TAIL) * 8u; /* the table, then its tail copy (vocab.h) */
     uint64_t need = inner_at + 65536u / 8u;
     if (need > (uint64_t)SIZE_MAX) return tkm_vb_fail(out, err_line, 0, TKM_VB_NOMEM);
     uint8_t *block = (uint8_t *)alloc(opaque, (size_t)need);
@@ -326,6 +326,7 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
             n_pairs++;
         }
         tkm_bpe_work_release(&bw);
+        for (uint64_t i = 0; i < TKM_PAIR_TAIL; i++) pairs[pslots + i] = pairs[i & (pslots - 1u)];
         /* Pass 8: the byte pairs that occur inside tokens. */
         uint64_t *inner2 = (uint64_t *)(void *)(block + inner_at);
         for (size_t i = 0; i < 1024u; i++) inner2[i] = 0;

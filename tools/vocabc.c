@@ -243,7 +243,7 @@ static void emit_ranks(const char *name, const char *tiktoken_path, const tkm_ra
         snprintf(arr, sizeof arr, "tkm_byte_ids_%s", name);
         put_words(f, arr, v->byte_ids, 256u, 4);
         snprintf(arr, sizeof arr, "tkm_pairs_%s", name);
-        put_words(f, arr, v->pairs, (size_t)v->pairs_mask + 1u, 8);
+        put_words(f, arr, v->pairs, (size_t)v->pairs_mask + 1u + TKM_PAIR_TAIL, 8); /* with the tail (vocab.h) */
         snprintf(arr, sizeof arr, "tkm_inner2_%s", name);
         put_words(f, arr, v->inner2, 1024u, 8);
     }
