@@ -4,6 +4,9 @@
  *   split   each kernel's pre-tokenizer alone (arch/ split functions), MB/s and pieces/s
  *   lookup  whole-piece lookup in the rank table (tkm_ranks_find) of every piece, ns per piece
  *   merge   BPE (tkm_bpe_count) of every piece that is not one token, ns per piece and per byte
+ *   batch   the same pieces through each kernel's batch merge (tkm_kernel.bpe_batch, as count.c
+ *           calls it, TKM_BPE_BATCH at a time, but without the piece cache), ns per piece and per
+ *           merge
  *
  * usage: tkm_micro ENCODING FILE...      (ENCODING: o200k_base, cl100k_base or r50k_base)
  *
@@ -164,6 +167,41 @@ int main(int argc, char **argv) {
     }
     printf("merge   %8.1f ns/piece %6.1f ns/byte  (%zu pieces of 2..64 bytes, %zu tokens; includes their lookup)\n",
            merged ? best / merged * 1e9 : 0.0, mbytes ? best / mbytes * 1e9 : 0.0, merged, tokens);
+
+    /* the same pieces through each kernel's batch merge */
+    const uint8_t **bp = malloc((merged ? merged : 1) * sizeof *bp);
+    uint8_t *bn = malloc(merged ? merged : 1);
+    if (!bp || !bn) return 1;
+    size_t nbp = 0;
+    for (size_t p = 0; p < np; p++) {
+        size_t n = pe[p] - ps[p];
+        const unsigned char *s = data[pf[p]] + ps[p];
+        if (n == 1 || n > 64 || tkm_ranks_find(v, s, n) != TKM_RANK_NONE) continue;
+        bp[nbp] = s;
+        bn[nbp++] = (uint8_t)n;
+    }
+    for (size_t k = 0; ks[k]; k++) {
+        if (!ks[k]->cpu_ok() || !v->pairs) continue;
+        size_t btokens = 0;
+        best = 1e30;
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = cpu_now();
+            btokens = 0;
+            for (size_t q = 0; q < nbp; q += TKM_BPE_BATCH) {
+                uint32_t c[TKM_BPE_BATCH];
+                const size_t nb = nbp - q < TKM_BPE_BATCH ? nbp - q : TKM_BPE_BATCH;
+                ks[k]->bpe_batch(v, bp + q, bn + q, nb, c);
+                for (size_t i = 0; i < nb; i++) btokens += c[i];
+            }
+            double dt = cpu_now() - t0;
+            if (dt < best) best = dt;
+        }
+        printf("batch   %-8s %s %8.1f ns/piece %6.1f ns/merge%s\n", ks[k]->name, ks[k]->native ? "native  " : "emulated",
+               nbp ? best / nbp * 1e9 : 0.0, mbytes > btokens ? best / (double)(mbytes - btokens) * 1e9 : 0.0,
+               btokens == tokens ? "" : "  (TOKEN COUNT DIFFERS)");
+    }
+    free(bp);
+    free(bn);
     for (int i = 0; i < nf; i++) free(data[i]);
     free(data);
     free(len);
