@@ -184,6 +184,18 @@ static inline uint64_t tkm_fast_hash(uint64_t k0, uint64_t k1, size_t n) {
     return (k0 ^ (k1 << 7) ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ull;
 }
 
+/* tkm_ranks_find_slow of p[0..n), 1 <= n <= max_len, from its slot i = tkm_vocab_hash(p, n) & mask
+ * (count.c computes the slots of a batch first, to prefetch them). */
+static inline uint32_t tkm_ranks_find_slow_at(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t i) {
+    for (;;) {
+        uint32_t r = v->slots[i];
+        if (r == TKM_RANK_NONE) return TKM_RANK_NONE;
+        uint32_t a = v->offsets[r], b = v->offsets[r + 1];
+        if (b - a == n && memcmp(v->bytes + a, p, n) == 0) return r;
+        i = (i + 1) & v->mask;
+    }
+}
+
 /* Rank of the token with bytes p[0..n), or TKM_RANK_NONE: the reference lookup (XXH3 table). */
 static inline uint32_t tkm_ranks_find_slow(const tkm_ranks *v, const uint8_t *p, size_t n) {
     if (n == 0 || n > v->max_len) return TKM_RANK_NONE;
