@@ -196,8 +196,9 @@ int main(int argc, char **argv) {
             double dt = cpu_now() - t0;
             if (dt < best) best = dt;
         }
-        printf("batch   %-8s %s %8.1f ns/piece %6.1f ns/merge%s\n", ks[k]->name, ks[k]->native ? "native  " : "emulated",
-               nbp ? best / nbp * 1e9 : 0.0, mbytes > btokens ? best / (double)(mbytes - btokens) * 1e9 : 0.0,
+        printf("batch   %-8s %s %8.1f ns/piece %6.1f ns/merge%s\n", ks[k]->name,
+               ks[k]->native ? "native  " : "emulated", nbp ? best / nbp * 1e9 : 0.0,
+               mbytes > btokens ? best / (double)(mbytes - btokens) * 1e9 : 0.0,
                btokens == tokens ? "" : "  (TOKEN COUNT DIFFERS)");
     }
     free(bp);

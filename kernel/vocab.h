@@ -199,14 +199,7 @@ static inline uint32_t tkm_ranks_find_slow_at(const tkm_ranks *v, const uint8_t 
 /* Rank of the token with bytes p[0..n), or TKM_RANK_NONE: the reference lookup (XXH3 table). */
 static inline uint32_t tkm_ranks_find_slow(const tkm_ranks *v, const uint8_t *p, size_t n) {
     if (n == 0 || n > v->max_len) return TKM_RANK_NONE;
-    uint32_t i = (uint32_t)tkm_vocab_hash(p, n) & v->mask;
-    for (;;) {
-        uint32_t r = v->slots[i];
-        if (r == TKM_RANK_NONE) return TKM_RANK_NONE;
-        uint32_t a = v->offsets[r], b = v->offsets[r + 1];
-        if (b - a == n && memcmp(v->bytes + a, p, n) == 0) return r;
-        i = (i + 1) & v->mask;
-    }
+    return tkm_ranks_find_slow_at(v, p, n, (uint32_t)tkm_vocab_hash(p, n) & v->mask);
 }
 
 /* The fast-table slot where the lookup of key (k0, k1) of n bytes starts (v->fast != NULL). */

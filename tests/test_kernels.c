@@ -467,7 +467,8 @@ static size_t draw_merge_piece(oracle_rng *r, const tkm_ranks *v, uint8_t *buf) 
             const size_t ul = c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
             if (ul == 2) u[0] = (uint8_t)(0xC0 | c >> 6), u[1] = (uint8_t)(0x80 | (c & 63));
             if (ul == 3)
-                u[0] = (uint8_t)(0xE0 | c >> 12), u[1] = (uint8_t)(0x80 | (c >> 6 & 63)), u[2] = (uint8_t)(0x80 | (c & 63));
+                u[0] = (uint8_t)(0xE0 | c >> 12), u[1] = (uint8_t)(0x80 | (c >> 6 & 63)),
+                u[2] = (uint8_t)(0x80 | (c & 63));
             if (ul == 4)
                 u[0] = (uint8_t)(0xF0 | c >> 18), u[1] = (uint8_t)(0x80 | (c >> 12 & 63)),
                 u[2] = (uint8_t)(0x80 | (c >> 6 & 63)), u[3] = (uint8_t)(0x80 | (c & 63));
