@@ -7,7 +7,9 @@
  * specification (kernel/pretok_<family>.c, tkm_pretok_next_<family>) gives at the same position;
  * tests/test_kernels.c and the fuzz target prove it, block boundaries and all. A kernel may also
  * supply the whole-piece lookup of a batch of pieces (tkm_lookup_fn, kernel/pretok.h; the AVX-512
- * and AVX2 kernels do); merging stays scalar in kernel/bpe.c.
+ * and AVX2 kernels do). Every kernel builds its own copy of the batch merge of short pieces
+ * (kernel/bpe_batch.h) with its vector minimum and, on x86, its vector pair probe; the merge of
+ * single and long pieces stays scalar in kernel/bpe.c.
  */
 #ifndef TKM_ARCH_H
 #define TKM_ARCH_H

@@ -2,11 +2,12 @@
  * bpe_batch.h - the batched merge of short pieces (tkm_bpe_count_batch, bpe.h), included once per
  * instruction set: by kernel/bpe.c for the scalar kernel, and by the arch/ kernels, which build
  * the same C with their own flags (arch/x86: -mavx2, -mavx512*) and hand it to count.c through
- * tkm_kernel.bpe_batch. The includer defines TKM_BPE_BATCH_NAME, the function's name; with
- * TKM_BPE_BATCH_STATIC it is static. Nothing here is ISA-specific: the gain of a per-ISA copy is
- * what the compiler makes of the minimum over 16 keys, one vpminsd and a reduction with SSE4.1 or
- * later, against a select per key with the baseline's SSE2 (cachegrind, AVX2 copy, 2 MB of
- * English: that line 15.5M -> 2.5M instructions of 178M).
+ * tkm_kernel.bpe_batch. The includer defines TKM_BPE_BATCH_NAME, the function's name (with
+ * TKM_BPE_BATCH_STATIC it is static), and may define the two ISA hooks: TKM_BPE_MIN16, the least
+ * of 16 keys, and TKM_BPE_PAIR_PROBE, the pair lookup from a computed slot; the C here is the
+ * default for both. The minimum is where a per-ISA copy gains most: one vpminsd and a reduction,
+ * against a select per key with the baseline's SSE2 (cachegrind, AVX2 copy, 2 MB of English: that
+ * line 15.5M -> 2.5M instructions of 178M).
  * Tried and not kept (AMD EPYC Zen 5 VM; wall time there moves 5-15% run to run, so a change had to
  * show more than that, or fewer instructions and mispredicts at no cost):
  * - a pair cache, 32K direct-mapped words per tkm_work holding recent answers, misses included

@@ -517,7 +517,7 @@ static tkm_status run_count_kernel(const tkm_encoding *e, const uint8_t *s, size
             const size_t len = ed[j + 1] - ed[j];
             const uint32_t r = (slow >> j) & 1u ? tkm_ranks_find_slow_at(v, p, len, sidx[j])
                                : (absent >> j) & 1u ? TKM_RANK_NONE
-                               : len == 1           ? 0u
+                               : len == 1           ? 0u /* every byte is a token */
                                                     : tkm_ranks_find(v, p, len);
             if (r != TKM_RANK_NONE) {
                 k->n++;

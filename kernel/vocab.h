@@ -138,6 +138,18 @@ static inline uint32_t tkm_pair_probe(const tkm_ranks *v, uint64_t key, size_t i
     }
 }
 
+/* The answer of a probe that compared the w <= 8 slots from slot i at once (the kernels' vector
+ * probes, arch/x86; pairs[] has its tail copy, so they never wrap): bit j of hit is set if slot
+ * i + j holds key, bit j of empty if it is empty. A key lies before the first empty slot of its
+ * chain (no slot is ever emptied), so a match among them is the answer, and without one an empty
+ * slot means there is none; only w other keys in a row go on to the loop. */
+static inline uint32_t tkm_pair_probe_masks(const tkm_ranks *v, uint64_t key, size_t i, unsigned hit, unsigned empty,
+                                            unsigned w) {
+    if (__builtin_expect(!(hit | empty), 0)) return tkm_pair_probe(v, key, (i + w) & v->pairs_mask);
+    const uint32_t r = (uint32_t)v->pairs[i + (unsigned)__builtin_ctz(hit | 1u << (w - 1))] & TKM_PAIR_ID_LIMIT;
+    return r | (0u - (uint32_t)(hit == 0)); /* no match: all ones, TKM_RANK_NONE */
+}
+
 /* The token merged from adjacent parts a and b, or TKM_RANK_NONE (v->pairs != NULL). */
 static inline uint32_t tkm_pair_find(const tkm_ranks *v, uint32_t a, uint32_t b) {
     const uint64_t key = (uint64_t)a << 21 | b;

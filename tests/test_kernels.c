@@ -23,6 +23,7 @@
 #include "../arch/arch.h"
 #include "../arch/generic/split_types.h"
 #include "../kernel/bpe.h"
+#include "../kernel/encoding.h" /* tkm_default_alloc */
 #include "oracle.h"
 #include "unicode.h"
 
@@ -423,15 +424,6 @@ static void check_lookup_file(const uint8_t *d, size_t n, const char *name) {
 
 /* ---- the batch merge (tkm_kernel.bpe_batch, kernel/bpe_batch.h) ---------------------------- */
 
-static void *bb_alloc(void *opaque, size_t size) {
-    (void)opaque;
-    return malloc(size);
-}
-static void bb_free(void *opaque, void *p) {
-    (void)opaque;
-    free(p);
-}
-
 /* One drawn piece of 2..64 bytes into buf: several tokens end to end (the pieces real text sends
  * to the merge), a token with a byte changed, random bytes, a run of one or two letters, or
  * Cyrillic / CJK / emoji code points. Returns its length. */
@@ -489,7 +481,7 @@ static size_t draw_merge_piece(oracle_rng *r, const tkm_ranks *v, uint8_t *buf) 
  * the lanes' refill are used. */
 Test(kernels, bpe_batch_drawn_pieces, .timeout = 600) {
     oracle_rng r = {0x6270655F62617463ull};
-    tkm_bpe_work w = {bb_alloc, bb_free, NULL, NULL, 0};
+    tkm_bpe_work w = {tkm_default_alloc, tkm_default_free, NULL, NULL, 0};
     const tkm_kernel *ks[16];
     size_t nks = 0;
     for (size_t ki = 0; ki < g_nk; ki++) ks[nks++] = g_kernels[ki];

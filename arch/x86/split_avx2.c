@@ -65,13 +65,12 @@ static inline int32_t tkm_min16(const int32_t *K) {
 }
 #define TKM_BPE_MIN16(K) tkm_min16(K)
 /* The batch merge's pair lookup (kernel/bpe_batch.h): the four slots from the home slot compared at
- * once (pairs[] has its tail copy, vocab.h, so they never wrap). The answer is a match among them,
- * else none if one of them is empty; four other keys (about 6% of chains that end empty, 2% of
- * those that end in a match, o200k_base) go on to the scalar loop. The loop's two tests, a hit or
- * a miss about as often as not, were 44% of the mispredicted branches of an English count
- * (cachegrind --branch-sim, 2 MB, after the batch's sentinels). Tried in the scalar kernel: the
- * same four slots with masks in plain C; 20-30% more instructions of the whole count for 20% fewer
- * mispredicts, not kept. */
+ * once, answered by tkm_pair_probe_masks (vocab.h); four other keys in a row (about 6% of chains
+ * that end empty, 2% of those that end in a match, o200k_base) go on to the scalar loop. The loop's
+ * two tests, a hit or a miss about as often as not, were 44% of the mispredicted branches of an
+ * English count (cachegrind --branch-sim, 2 MB, after the batch's sentinels). Tried in the scalar
+ * kernel: the same four slots with masks in plain C; 20-30% more instructions of the whole count
+ * for 20% fewer mispredicts, not kept. */
 static inline uint32_t tkm_pair_probe_v(const tkm_ranks *v, uint64_t key, size_t i) {
     const simde__m256i s = simde_mm256_loadu_si256((const void *)(v->pairs + i));
     const simde__m256i hit =
@@ -79,9 +78,7 @@ static inline uint32_t tkm_pair_probe_v(const tkm_ranks *v, uint64_t key, size_t
     const simde__m256i empty = simde_mm256_cmpeq_epi64(s, simde_mm256_set1_epi64x(-1));
     const unsigned hb = (unsigned)simde_mm256_movemask_pd(simde_mm256_castsi256_pd(hit));
     const unsigned eb = (unsigned)simde_mm256_movemask_pd(simde_mm256_castsi256_pd(empty));
-    if (__builtin_expect(!(hb | eb), 0)) return tkm_pair_probe(v, key, (i + 4) & v->pairs_mask);
-    const uint32_t r = (uint32_t)v->pairs[i + (unsigned)__builtin_ctz(hb | 8u)] & TKM_PAIR_ID_LIMIT;
-    return r | (0u - (uint32_t)(hb == 0)); /* no match: all ones, TKM_RANK_NONE */
+    return tkm_pair_probe_masks(v, key, i, hb, eb, 4);
 }
 #define TKM_BPE_PAIR_PROBE(v, key, slot) tkm_pair_probe_v(v, key, slot)
 #define TKM_BPE_BATCH_NAME TKM_KNAME(bpe_batch) /* the batch merge, built with this file's flags */

@@ -64,16 +64,14 @@ static inline int32_t tkm_min16(const int32_t *K) {
 }
 #define TKM_BPE_MIN16(K) tkm_min16(K)
 /* The batch merge's pair lookup (kernel/bpe_batch.h): the eight slots from the home slot compared
- * at once into k-masks (pairs[] has its tail copy, vocab.h, so they never wrap); see split_avx2.c
- * for the four-slot version and its measurements. Eight other keys in a row go on to the loop. */
+ * at once into k-masks, answered by tkm_pair_probe_masks (vocab.h); see split_avx2.c for the
+ * four-slot version and its measurements. */
 static inline uint32_t tkm_pair_probe_v(const tkm_ranks *v, uint64_t key, size_t i) {
     const simde__m512i s = simde_mm512_loadu_si512((const void *)(v->pairs + i));
     const unsigned hb = (unsigned)simde_mm512_cmpeq_epi64_mask(simde_mm512_srli_epi64(s, 21),
                                                                simde_mm512_set1_epi64((int64_t)key));
     const unsigned eb = (unsigned)simde_mm512_cmpeq_epi64_mask(s, simde_mm512_set1_epi64(-1));
-    if (__builtin_expect(!(hb | eb), 0)) return tkm_pair_probe(v, key, (i + 8) & v->pairs_mask);
-    const uint32_t r = (uint32_t)v->pairs[i + (unsigned)__builtin_ctz(hb | 0x80u)] & TKM_PAIR_ID_LIMIT;
-    return r | (0u - (uint32_t)(hb == 0)); /* no match: all ones, TKM_RANK_NONE */
+    return tkm_pair_probe_masks(v, key, i, hb, eb, 8);
 }
 #define TKM_BPE_PAIR_PROBE(v, key, slot) tkm_pair_probe_v(v, key, slot)
 #define TKM_BPE_BATCH_NAME TKM_KNAME(bpe_batch) /* the batch merge, built with this file's flags */
