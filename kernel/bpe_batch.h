@@ -11,15 +11,17 @@
  * Tried and not kept (AMD EPYC Zen 5 VM; wall time there moves 5-15% run to run, so a change had to
  * show more than that, or fewer instructions and mispredicts at no cost):
  * - a pair cache, 32K direct-mapped words per tkm_work holding recent answers, misses included
- *   (70-90% hits over all pieces that need a merge): 10% less per merge in tkm_micro's batch,
- *   whole sets within the noise (best of 8 rounds: English 0.1001 / 0.1015 s, multilingual
- *   0.2136 / 0.2080 s); not worth 256 KiB per work and its set-up;
+ *   (70-90% hits over all pieces that need a merge): tkm_micro's batch stage 48 -> 40 ns per
+ *   merge (avx2) and 59 -> 45 (avx512) in one run on 6 MB, but whole sets within the noise
+ *   (tkm_time -n 3, best of 8 rounds: English 0.1001 / 0.1015 s, multilingual 0.2136 / 0.2080 s);
+ *   not worth 256 KiB per work and its set-up;
  * - the lookups of a lane's merge made when the lane comes round again, a whole round after the
  *   prefetch instead of half a round: 40 -> 50 ns per merge (tkm_micro batch), worse;
  * - 32 lanes instead of 16: same-time ratios 1.00 (multilingual), 0.99 (English), 1.00 (code);
  * - the merge's loads (h, id[k], id[h]) before its stores: cachegrind +0.7% instructions, wall
  *   ratios 0.93 then 0.88 on English and 0.92 then 1.05 on multilingual - noise;
- * - no prefetch of the pair slots at all: a repeated 1 KB request 4.2 -> 5.3 us, so it stays.
+ * - no prefetch of the pair slots at all: a repeated 1 KB request (tkm_bench
+ *   latency/o200k_base/english/1000) 4.2 -> 5.3 us, so it stays.
  */
 #ifndef TKM_BPE_BATCH_H
 #define TKM_BPE_BATCH_H
