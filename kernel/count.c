@@ -220,6 +220,14 @@ static size_t repaired_len(const uint8_t *p, size_t n) {
  * whole sets: English -4.6% instructions, -8.6% D1 misses, +4% last-level misses; multilingual
  * -2.4% / +8% last-level; code -1.2% / +5%. Interleaved wall-time series (tkm_time -n 3) moved
  * 5-13% either way from one series to the next, no gain beyond the noise.
+ * Re-tried on AMD EPYC Zen 5 (1 MiB L2 per core): 16384 entries from the start. Same-time wall
+ * ratios (new/old, tkm_time -n 3 o200k_base on whole sets, medians of 6-10 rounds):
+ * - English 0.851, 0.962 and 0.943 in three series;
+ * - multilingual 0.948;
+ * - code 1.029;
+ * - chat 1.122.
+ * 32768 entries gave English 0.86, and 8192 gave 0.993. The results are mixed, and the allocation
+ * and memset of a 512 KiB cache would weigh on calls just past TKM_PCACHE_AFTER. Not kept.
  */
 #define TKM_PCACHE_BITS 12
 #define TKM_PCACHE_MAX 30
