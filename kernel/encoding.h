@@ -53,6 +53,8 @@ typedef struct tkm_work {
     /* counting only: BPE results of recent pieces (see count.c), allocated once the call has
      * seen TKM_PCACHE_AFTER bytes; NULL before (or if the allocation failed: it is optional) */
     struct tkm_pcache_entry *pcache;
+    struct tkm_scache_line *scache; /* pieces of up to TKM_FAST_MAX bytes; same allocation as pcache */
+    void *pcache_mem;               /* that allocation, as the allocator returned it */
     size_t seen;
     int pcache_tried;
     /* counting only, whole text (no limit): pieces that need BPE, TKM_BPE_BATCH at a time looked
