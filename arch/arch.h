@@ -33,6 +33,7 @@ typedef struct tkm_kernel {
     tkm_split_fn split[4]; /* by tkm_pattern: [1] gpt2, [2] cl100k, [3] o200k; [0] unused */
     tkm_lookup_fn lookup;  /* whole-piece lookup of a batch (kernel/pretok.h), or NULL: scalar */
     tkm_bpe_batch_fn bpe_batch; /* the batch merge built for this kernel (kernel/bpe_batch.h) */
+    tkm_validate_fn validate;   /* where a text stops being well-formed UTF-8 (kernel/pretok.h) */
 } tkm_kernel;
 
 /* All kernels of this build, best first; NULL-terminated. Emulated kernels (SIMDe on the other

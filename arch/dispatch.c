@@ -30,7 +30,7 @@ static int tkm_scalar_cpu_ok(void) { return 1; }
 
 const tkm_kernel tkm_kernel_scalar = {
     "scalar", 1, tkm_scalar_cpu_ok, {NULL, tkm_pretok_split_gpt2, tkm_pretok_split_cl100k, tkm_pretok_split_o200k},
-    NULL, tkm_bpe_count_batch};
+    NULL, tkm_bpe_count_batch, tkm_utf8_first_invalid};
 
 static const tkm_kernel *const tkm_kernels[] = {
 #if defined(__aarch64__)
@@ -50,7 +50,7 @@ const tkm_kernel *tkm_arch_find(const char *name) {
 }
 
 /* Sentinel for "TOKMETER_KERNEL names nothing usable". */
-static const tkm_kernel tkm_kernel_refused = {"refused", 0, NULL, {NULL, NULL, NULL, NULL}, NULL, NULL};
+static const tkm_kernel tkm_kernel_refused = {"refused", 0, NULL, {NULL, NULL, NULL, NULL}, NULL, NULL, NULL};
 static _Atomic(const tkm_kernel *) tkm_chosen;
 
 static const tkm_kernel *tkm_probe(void) {
@@ -74,12 +74,13 @@ const tkm_kernel *tkm_arch_default(void) {
 }
 
 int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, tkm_lookup_fn *lookup, tkm_bpe_batch_fn *batch,
-                    const char **name) {
+                    tkm_validate_fn *validate, const char **name) {
     const tkm_kernel *k = force ? tkm_arch_find(force) : tkm_arch_default();
     if (!k || pattern < 1 || pattern > 3) return 0;
     *fn = k->split[pattern];
     *lookup = k->lookup;
     *batch = k->bpe_batch;
+    *validate = k->validate;
     *name = k->name;
     return 1;
 }

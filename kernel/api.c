@@ -169,7 +169,7 @@ static tkm_status open_builtin(const char *name, const char *kernel, tkm_encodin
     if (!e) return TKM_ERR_NO_MEMORY;
     e->name = b->name;
     e->pattern = b->pattern;
-    if (!tkm_arch_select((int)b->pattern, kernel, &e->split, &e->lookup, &e->bpe_batch, &e->kernel)) {
+    if (!tkm_arch_select((int)b->pattern, kernel, &e->split, &e->lookup, &e->bpe_batch, &e->validate, &e->kernel)) {
         free(e);
         return TKM_ERR_UNSUPPORTED;
     }
@@ -266,7 +266,7 @@ TKM_API tkm_status tkm_encoding_load_tiktoken(const void *data, size_t len, tkm_
     }
     e->ranks = &e->own_ranks;
     e->pattern = pattern;
-    if (!tkm_arch_select((int)pattern, NULL, &e->split, &e->lookup, &e->bpe_batch, &e->kernel)) {
+    if (!tkm_arch_select((int)pattern, NULL, &e->split, &e->lookup, &e->bpe_batch, &e->validate, &e->kernel)) {
         tkm_ranks_destroy(&e->own_ranks, tkm_default_free, NULL);
         free(e);
         return TKM_ERR_UNSUPPORTED;

@@ -778,7 +778,7 @@ tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t f
     size_t bad = 0; /* no ill-formed byte before s + bad */
     if (k->limit == SIZE_MAX) { /* whole text: validate once, then skip per-piece checks */
         size_t at;
-        bad = tkm_utf8_first_invalid(s, n);
+        bad = e->validate(s, n);
         const tkm_special *sp;
         if (bad < n && strict) {
             /* the earliest problem in the text wins, as when the text is scanned in order */

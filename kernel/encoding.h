@@ -28,6 +28,7 @@ struct tkm_encoding {
     tkm_split_fn split;     /* the pre-tokenizer: pieces, many per call, from the kernel chosen at open */
     tkm_lookup_fn lookup;   /* its whole-piece lookup of a batch, or NULL (count.c's scalar one) */
     tkm_bpe_batch_fn bpe_batch; /* its batch merge (kernel/bpe_batch.h); never NULL */
+    tkm_validate_fn validate;   /* its UTF-8 check (same answers as tkm_utf8_first_invalid); never NULL */
     const char *kernel;     /* that kernel's name (static) */
     const char *name;
     const tkm_ranks *ranks;

@@ -54,12 +54,17 @@ typedef uint64_t (*tkm_lookup_fn)(const struct tkm_ranks *v, const uint8_t *s, s
 typedef void (*tkm_bpe_batch_fn)(const struct tkm_ranks *v, const uint8_t *const *ps, const uint8_t *ns, size_t nb,
                                  uint32_t *counts);
 
-/* The one entry point into arch/ (defined in arch/dispatch.c): the split, lookup and batch merge
- * functions and the kernel name for a new handle of pattern family `pattern` (1 gpt2, 2 cl100k, 3 o200k).
+/* Where s[0..n) stops being well-formed UTF-8: tkm_utf8_first_invalid (kernel/count.c), or a
+ * kernel's faster copy with the same answers (arch/x86/utf8_avx2.h). */
+typedef size_t (*tkm_validate_fn)(const uint8_t *s, size_t n);
+size_t tkm_utf8_first_invalid(const uint8_t *s, size_t n); /* the specification (kernel/count.c) */
+
+/* The one entry point into arch/ (defined in arch/dispatch.c): the split, lookup, batch merge and
+ * UTF-8 check functions and the kernel name for a new handle of pattern family `pattern` (1 gpt2, 2 cl100k, 3 o200k).
  * force: a kernel name, or NULL for the default (TOKMETER_KERNEL if set, else the best this CPU
  * runs). Returns 0 if the forced or TOKMETER_KERNEL kernel is unknown or cannot run on this CPU. */
 int tkm_arch_select(int pattern, const char *force, tkm_split_fn *fn, tkm_lookup_fn *lookup, tkm_bpe_batch_fn *batch,
-                    const char **name);
+                    tkm_validate_fn *validate, const char **name);
 
 /* The scalar kernel's split (kernel/pretok_split.c): ends of up to cap consecutive pieces from pos,
  * by the scanners above; returns how many (>= 1 when pos < len and cap > 0). */

@@ -525,3 +525,104 @@ Test(kernels, bpe_batch_drawn_pieces, .timeout = 600) {
     for (size_t g = 1; g <= 4; g++)
         cr_assert_gt(by_groups[g], pieces / 40, "pieces of %zu groups of 16 keys: %zu of %zu", g, by_groups[g], pieces);
 }
+
+/* ---- the UTF-8 check (tkm_validate_fn) of every kernel against tkm_utf8_first_invalid ---------- */
+
+static void check_validate(const uint8_t *s, size_t n, const char *what) {
+    const size_t want = tkm_utf8_first_invalid(s, n);
+    for (size_t k = 0; k < g_nk; k++) {
+        const size_t got = g_kernels[k]->validate(s, n);
+        if (got != want) {
+            hexdump(s, n, want < n ? want : n ? n - 1 : 0);
+            cr_assert_eq(got, want, "%s: %s (%zu bytes): first ill-formed sequence at %zu, specification %zu",
+                         g_kernels[k]->name, what, n, got, want);
+        }
+    }
+}
+
+/* Fillers that the bytes under test overwrite: ASCII, 2-byte and 3-byte letters, a 4-byte emoji. */
+static void fill_text(uint8_t *buf, size_t n, int kind) {
+    static const char *const unit[] = {"a", "\xC3\xA9", "\xE6\x97\xA5", "\xF0\x9F\x98\x80"};
+    const size_t ul = strlen(unit[kind]);
+    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)unit[kind][i % ul];
+}
+
+/* Every pair of bytes at offsets around the 32-byte blocks, in four fillers: the pair, what it
+ * breaks of the filler's characters, and the characters around it. */
+Test(kernels, utf8_every_pair_at_block_edges, .timeout = 900) {
+    static const size_t at[] = {0, 1, 30, 31, 32, 33, 62, 63, 64, 94};
+    uint8_t buf[96];
+    size_t bad = 0;
+    for (int kind = 0; kind < 4; kind++)
+        for (size_t a = 0; a < sizeof at / sizeof at[0]; a++)
+            for (uint32_t b = 0; b < 65536u; b++) {
+                fill_text(buf, sizeof buf, kind);
+                buf[at[a]] = (uint8_t)b;
+                buf[at[a] + 1] = (uint8_t)(b >> 8);
+                check_validate(buf, sizeof buf, "a pair of bytes in a filler");
+                bad += tkm_utf8_first_invalid(buf, sizeof buf) < sizeof buf;
+            }
+    cr_assert_gt(bad, 0, "some pairs are ill-formed");
+}
+
+/* Every lead or continuation byte, every second byte and a set of third (and fourth) bytes that
+ * cover each range boundary of table 3-7, across the block edge. */
+Test(kernels, utf8_sequences_across_block_edge, .timeout = 900) {
+    static const uint8_t edge[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0,
+                                   0xC1, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF};
+    const size_t ne = sizeof edge;
+    uint8_t buf[80];
+    size_t good = 0, bad = 0;
+    for (size_t o = 28; o <= 33; o++)
+        for (uint32_t b0 = 0x80; b0 < 0x100; b0++)
+            for (uint32_t b1 = 0; b1 < 0x100; b1++)
+                for (size_t i2 = 0; i2 < ne; i2++)
+                    for (size_t i3 = 0; i3 < (b0 >= 0xF0 ? ne : 1); i3++) {
+                        fill_text(buf, sizeof buf, 0);
+                        buf[o] = (uint8_t)b0;
+                        buf[o + 1] = (uint8_t)b1;
+                        buf[o + 2] = edge[i2];
+                        if (b0 >= 0xF0) buf[o + 3] = edge[i3];
+                        check_validate(buf, sizeof buf, "a sequence across the block edge");
+                        check_validate(buf, o + 2, "a sequence cut at the end");
+                        check_validate(buf, o + 3, "a sequence cut at the end");
+                        if (tkm_utf8_first_invalid(buf, sizeof buf) < sizeof buf)
+                            bad++;
+                        else
+                            good++;
+                    }
+    cr_assert(good > 0 && bad > 0, "well-formed %zu, ill-formed %zu", good, bad);
+}
+
+/* Every prefix of mixed text (each cut inside a character at some length), and random bytes
+ * changed in corpus text. */
+Test(kernels, utf8_prefixes_and_mutations, .timeout = 900) {
+    uint8_t buf[512];
+    for (int kind = 0; kind < 4; kind++) {
+        fill_text(buf, sizeof buf, kind);
+        for (size_t i = 0; i < 200; i += 7) buf[i] = 'x'; /* shifts the characters against the blocks */
+        for (size_t n = 0; n <= sizeof buf; n++) check_validate(buf, n, "a prefix of mixed text");
+    }
+    size_t nf = 0, tried = 0, bad = 0;
+    char **files = oracle_list_files(TKM_CORPUS_DIR, &nf);
+    oracle_rng r = {0x5eed0f0u};
+    for (size_t f = 0; f < nf; f++) {
+        size_t n;
+        uint8_t *d = oracle_read_file(files[f], &n);
+        cr_assert_not_null(d, "read %s", files[f]);
+        check_validate(d, n, files[f]);
+        for (int t = 0; t < 200 && n >= 256; t++) {
+            const size_t a = oracle_rng_below(&r, (uint32_t)(n - 256 < 0xFFFFFFFFu ? n - 255 : 0xFFFFFFFFu));
+            memcpy(buf, d + a, 256);
+            const int flips = 1 + (int)oracle_rng_below(&r, 3);
+            for (int k = 0; k < flips; k++) buf[oracle_rng_below(&r, 256)] = (uint8_t)oracle_rng_below(&r, 256);
+            check_validate(buf, 256, "corpus text with bytes changed");
+            tried++;
+            bad += tkm_utf8_first_invalid(buf, 256) < 256;
+        }
+        free(d);
+        free(files[f]);
+    }
+    free(files);
+    if (nf) cr_assert(tried > 0 && bad > 0 && bad < tried, "mutations: %zu tried, %zu ill-formed", tried, bad);
+}

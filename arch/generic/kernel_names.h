@@ -37,7 +37,11 @@
                                  TKM_KNAME(cpu_ok),                                                  \
                                  {NULL, TKM_KNAME(split_gpt2), TKM_KNAME(split_cl100k), TKM_KNAME(split_o200k)}, \
                                  TKM_KLOOKUP,                                                        \
-                                 TKM_KNAME(bpe_batch)}
+                                 TKM_KNAME(bpe_batch),                                               \
+                                 TKM_KVALIDATE}
 #ifndef TKM_KLOOKUP
 #define TKM_KLOOKUP NULL
+#endif
+#ifndef TKM_KVALIDATE
+#define TKM_KVALIDATE tkm_utf8_first_invalid /* kernel/count.c */
 #endif

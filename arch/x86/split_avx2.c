@@ -18,6 +18,7 @@
 #include "../arch.h"
 #define TKM_KISA avx2
 #define TKM_KLOOKUP TKM_KNAME(lookup)
+#define TKM_KVALIDATE TKM_KNAME(utf8_first_invalid)
 #include "../generic/kernel_names.h"
 #include "../generic/split_types.h"
 
@@ -54,6 +55,7 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
 
 #include "../generic/split_walk.h"
 #include "lookup_avx2.h"
+#include "utf8_avx2.h"
 /* The batch merge's least of 16 keys (kernel/bpe_batch.h): two 8-lane minima, then a reduction. */
 static inline int32_t tkm_min16(const int32_t *K) {
     const simde__m256i a = simde_mm256_min_epi32(simde_mm256_loadu_si256((const void *)K),

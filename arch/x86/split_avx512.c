@@ -20,6 +20,7 @@
 #include "../arch.h"
 #define TKM_KISA avx512
 #define TKM_KLOOKUP TKM_KNAME(lookup)
+#define TKM_KVALIDATE TKM_KNAME(utf8_first_invalid)
 #include "../generic/kernel_names.h"
 
 #if defined(TKM_ARCH_NATIVE) && (!defined(SIMDE_X86_AVX512BW_NATIVE) || !defined(SIMDE_X86_AVX512DQ_NATIVE))
@@ -51,6 +52,7 @@ static inline void tkm_classify64(const uint8_t *p, tkm_cls *c) {
 
 #include "../generic/split_walk.h"
 #include "lookup_avx512.h"
+#include "utf8_avx2.h"
 /* The batch merge's least of 16 keys (kernel/bpe_batch.h): one 16-lane load, folded onto itself
  * (256-bit halves, then 128-bit quarters, then within 128 bits; SIMDe 0.7.4 has no
  * _mm512_reduce_min_epi32). */

@@ -26,6 +26,8 @@
  *     subsequence); kernels other than the scalar one give the scalar pieces; for the selected
  *     encoding's family, the scalar pieces equal PCRE2's (oracle_split) when text <= 4 KiB and
  *     PCRE2 (Unicode 14) classifies every code point as our tables (Unicode 16) do.
+ *     Every kernel's UTF-8 check (tkm_validate_fn) finds the first ill-formed byte where the own
+ *     validator below does.
  *  2. status: tkm_count_ex, tkm_encode and the streaming counter return exactly the expected
  *     status: INVALID_UTF8 at the first ill-formed byte (strict mode; own validator below), else
  *     SPECIAL_TOKEN at the leftmost special-token text (reject mode; own search below), else OK.
@@ -644,6 +646,11 @@ static void check_api(const uint8_t *s, size_t n, const tkm_encoding *enc, int a
     /* The expected outcome, from the helpers above. */
     tkm_status want = TKM_OK;
     size_t want_off = 0, bad = first_invalid(s, n), at;
+    for (size_t k = 0; k < n_split_kernels; k++) {
+        const size_t got = split_kernels[k]->validate(s, n);
+        CHECK("utf8-check-kernel-vs-own", got == bad, "%s: first ill-formed sequence at %zu, own validator %zu",
+              split_kernels[k]->name, got, bad);
+    }
     if (invalid_flags) {
         want = TKM_ERR_INVALID_ARGUMENT;
     } else {
