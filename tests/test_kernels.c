@@ -1,6 +1,7 @@
 /*
  * test_kernels.c - every split kernel against the scalar specification, piece by piece, and every
- * kernel's whole-piece lookup against tkm_ranks_find (at the end of the file).
+ * kernel's whole-piece lookup against tkm_ranks_find, its batch merge against the reference BPE
+ * and its UTF-8 check against tkm_utf8_first_invalid (at the end of the file).
  *
  * Kernels under test: every kernel of this build that the CPU can run (tkm_arch_kernels: the
  * native ones and the other architecture's through SIMDe), plus a SIMDe-emulated copy of each
