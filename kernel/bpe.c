@@ -35,7 +35,7 @@
 
 #include <stdlib.h>
 
-#define SMALL TKM_BPE_BATCH_MAX
+#define SMALL 64
 #define DEAD 0xFFFFFFFEu
 
 static inline uint32_t pair_rank(const tkm_ranks *v, const uint8_t *p, size_t a, size_t b) {
@@ -379,7 +379,8 @@ static size_t bpe_small_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint
         else
             for (size_t i = 0; i < len8; i++) best = key[i] < best ? key[i] : best;
         if (best == KEY_NONE) break;
-        const uint32_t i = (uint32_t)best & 63u, j = nxt[i], k = nxt[j], t = (uint32_t)best >> 6;
+        const uint32_t i = (uint32_t)best & TKM_BPE_POS_MASK, j = nxt[i], k = nxt[j];
+        const uint32_t t = (uint32_t)best >> TKM_BPE_POS_BITS;
         id[i] = t; /* a pair's rank is the id of the merged token */
         key[j] = KEY_NONE;
         nxt[i] = (uint8_t)k;

@@ -49,10 +49,19 @@ size_t tkm_bpe_count_segment(const tkm_ranks *v, const uint8_t *p, size_t n, tkm
  * Tried: 256 pieces per flush, so that fewer rounds run with idle lanes at a flush's end.
  * cachegrind (tkm_time on 2 MB, AVX2): English +0.9% instructions and -2.3% mispredicts,
  * multilingual +2.0% and -1.3%. Same-time wall ratios (new/old, median of 8): English 0.977,
- * multilingual 0.986, within the noise. Not kept. */
+ * multilingual 0.986, within the noise. Not kept.
+ * TKM_BPE_BATCH_MAX 128, up from 64: the segments of 65-128 bytes between BPE cuts (words of
+ * Cyrillic, Greek, Thai, runs of CJK) had gone one at a time to the heap merge (bpe.c), whose pair
+ * lookups wait on each other: 12% of a multilingual count (perf). In the lanes their misses
+ * overlap, for a minimum over up to 8 groups of 16 keys per merge. cachegrind (AVX2, tkm_time -n 1
+ * o200k_base, 2 MB): multilingual 432.7M -> 429.7M instructions, 3.09M -> 2.66M mispredicted
+ * branches; English within 0.2%. Serial runs on one core in alternating order, whole sets,
+ * medians of 6-10: multilingual 0.902, English 0.994, code 0.997, chat 0.995, adversarial 0.999.
+ * The batch's arrays on the stack grew from about 12 to 23 KiB. The one-piece merge of bpe.c
+ * (bpe_small_ids, encode and single pieces) keeps 64. */
 #define TKM_BPE_BATCH 64
 #define TKM_BPE_LANES 16
-#define TKM_BPE_BATCH_MAX 64
+#define TKM_BPE_BATCH_MAX 128
 void tkm_bpe_count_batch(const tkm_ranks *v, const uint8_t *const *ps, const uint8_t *ns, size_t nb,
                          uint32_t *counts);
 

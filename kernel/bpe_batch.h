@@ -58,18 +58,20 @@
  * (nearly) in. That overlaps the misses of different pieces instead of waiting on each in turn.
  * A lane whose piece is done takes the call's next piece (bpe.h has the measurements).
  */
-/* A pair's key in the batch: rank << 6 | position of its left part, so that the least key is the
- * leftmost lowest pair; KEY_NONE (no pair, or no part there) sorts last. Ranks here are below
- * TKM_PAIR_ID_LIMIT (2^21), so keys are non-negative 27-bit values, and TKM_RANK_NONE is the only
+/* A pair's key in the batch: rank << TKM_BPE_POS_BITS | position of its left part, so that the
+ * least key is the leftmost lowest pair; KEY_NONE (no pair, or no part there) sorts last. Ranks here are below
+ * TKM_PAIR_ID_LIMIT (2^21), so keys are non-negative 28-bit values, and TKM_RANK_NONE is the only
  * rank with its top bit set: its sign, spread over the word, makes the key all ones, cut to
  * INT32_MAX. Arithmetic, not a compare: after the vector pair probes, GCC turned
  * `rank == TKM_RANK_NONE ? KEY_NONE : ...` into a branch, taken about as often as not, which was
  * 23% of the mispredicted branches of an English count (cachegrind --branch-sim, tkm_time on 2 MB,
  * AVX2 kernel: 218K of 938K). */
 #define KEY_NONE INT32_MAX
+#define TKM_BPE_POS_BITS 7 /* a part's offset in a key: below TKM_BPE_BATCH_MAX = 2^7 */
+#define TKM_BPE_POS_MASK ((1u << TKM_BPE_POS_BITS) - 1u)
 static inline int32_t pair_key(uint32_t rank, uint32_t pos) {
     const uint32_t none = (uint32_t)((int32_t)rank >> 31); /* all ones iff rank is TKM_RANK_NONE */
-    return (int32_t)((rank << 6 | pos | none) & (uint32_t)INT32_MAX);
+    return (int32_t)((rank << TKM_BPE_POS_BITS | pos | none) & (uint32_t)INT32_MAX);
 }
 
 /* Part i's successor and predecessor before any merge (0xFF: none), copied in one go: with the
@@ -77,13 +79,19 @@ static inline int32_t pair_key(uint32_t rank, uint32_t pos) {
  * request (cachegrind, tkm_time -n 1000 o200k_base on 1000 bytes of English: 66.1M -> 63.2M in
  * all; 2 MB of the English set 150.6M -> 146.1M, of the multilingual set 498.7M -> 487.4M). */
 static const uint8_t iota_next[TKM_BPE_BATCH_MAX] = {
-    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-    23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
-    45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64};
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+    27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,
+    51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74,
+    75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98,
+    99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117,
+    118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128};
 static const uint8_t iota_prev[TKM_BPE_BATCH_MAX] = {
-    0xFF, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-    21,   22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
-    43,   44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62};
+    0xFF, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
+    49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72,
+    73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96,
+    97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115,
+    116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126};
 
 /* The least of the 16 keys K[0..16): the includer may define TKM_BPE_MIN16 with its vector
  * instructions. The C loop is for the scalar kernel, built for the baseline (SSE2 on x86-64, which
@@ -193,8 +201,8 @@ void TKM_BPE_BATCH_NAME(const tkm_ranks *v, const uint8_t *const *ps, const uint
                 }
                 continue;
             }
-            uint32_t i = (uint32_t)best & 63u, j = nxt[q][i], k = nxt[q][j];
-            const uint32_t t_id = (uint32_t)best >> 6;
+            uint32_t i = (uint32_t)best & TKM_BPE_POS_MASK, j = nxt[q][i], k = nxt[q][j];
+            const uint32_t t_id = (uint32_t)best >> TKM_BPE_POS_BITS;
             id[q][i] = t_id;
             K[j] = KEY_NONE;
             nxt[q][i] = (uint8_t)k;

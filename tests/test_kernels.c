@@ -425,17 +425,17 @@ static void check_lookup_file(const uint8_t *d, size_t n, const char *name) {
 
 /* ---- the batch merge (tkm_kernel.bpe_batch, kernel/bpe_batch.h) ---------------------------- */
 
-/* One drawn piece of 2..64 bytes into buf: several tokens end to end (the pieces real text sends
+/* One drawn piece of 2..TKM_BPE_BATCH_MAX bytes into buf: several tokens end to end (the pieces real text sends
  * to the merge), a token with a byte changed, random bytes, a run of one or two letters, or
  * Cyrillic / CJK / emoji code points. Returns its length. */
 static size_t draw_merge_piece(oracle_rng *r, const tkm_ranks *v, uint8_t *buf) {
-    const uint32_t kind = oracle_rng_below(r, 8), want = 2 + oracle_rng_below(r, 63);
+    const uint32_t kind = oracle_rng_below(r, 8), want = 2 + oracle_rng_below(r, TKM_BPE_BATCH_MAX - 1);
     size_t n = 0;
     if (kind < 3) { /* tokens until the length is reached */
         while (n < want) {
             size_t tl;
             const uint8_t *tb = tkm_ranks_bytes(v, oracle_rng_below(r, v->n_ranks), &tl);
-            if (tl == 0 || n + tl > 64) break;
+            if (tl == 0 || n + tl > TKM_BPE_BATCH_MAX) break;
             memcpy(buf + n, tb, tl);
             n += tl;
         }
@@ -443,7 +443,7 @@ static size_t draw_merge_piece(oracle_rng *r, const tkm_ranks *v, uint8_t *buf) 
         const uint8_t *tb;
         do {
             tb = tkm_ranks_bytes(v, oracle_rng_below(r, v->n_ranks), &n);
-        } while (n < 2 || n > 64);
+        } while (n < 2 || n > TKM_BPE_BATCH_MAX);
         memcpy(buf, tb, n);
         buf[oracle_rng_below(r, (uint32_t)n)] ^= (uint8_t)(1u + oracle_rng_below(r, 255));
     } else if (kind == 4) {
@@ -466,7 +466,7 @@ static size_t draw_merge_piece(oracle_rng *r, const tkm_ranks *v, uint8_t *buf) 
                 u[0] = (uint8_t)(0xF0 | c >> 18), u[1] = (uint8_t)(0x80 | (c >> 12 & 63)),
                 u[2] = (uint8_t)(0x80 | (c >> 6 & 63)), u[3] = (uint8_t)(0x80 | (c & 63));
             if (n + ul > want && n >= 2) break;
-            if (n + ul > 64) break;
+            if (n + ul > TKM_BPE_BATCH_MAX) break;
             memcpy(buf + n, u, ul);
             n += ul;
         }
@@ -478,8 +478,8 @@ static size_t draw_merge_piece(oracle_rng *r, const tkm_ranks *v, uint8_t *buf) 
 
 /* Every kernel's batch merge against the reference merge (tkm_bpe_encode_bytes, which looks up
  * the bytes of every pair and never the pair table): calls of 1..TKM_BPE_BATCH pieces, in
- * exact-size heap buffers, pieces of every length up to 64 so that every group of 16 keys and
- * the lanes' refill are used. */
+ * exact-size heap buffers, pieces of every length up to TKM_BPE_BATCH_MAX so that every group of
+ * 16 keys and the lanes' refill are used. */
 Test(kernels, bpe_batch_drawn_pieces, .timeout = 600) {
     oracle_rng r = {0x6270655F62617463ull};
     tkm_bpe_work w = {tkm_default_alloc, tkm_default_free, NULL, NULL, 0};
@@ -487,7 +487,7 @@ Test(kernels, bpe_batch_drawn_pieces, .timeout = 600) {
     size_t nks = 0;
     for (size_t ki = 0; ki < g_nk; ki++) ks[nks++] = g_kernels[ki];
     ks[nks++] = &tkm_kernel_scalar;
-    size_t by_groups[5] = {0}, pieces = 0;
+    size_t by_groups[TKM_BPE_BATCH_MAX / 16 + 1] = {0}, pieces = 0;
     for (size_t vi = 0; vi < sizeof g_lookup_vocabs / sizeof g_lookup_vocabs[0]; vi++) {
         const tkm_ranks *v = g_lookup_vocabs[vi];
         cr_assert_not_null(v->pairs);
@@ -496,7 +496,7 @@ Test(kernels, bpe_batch_drawn_pieces, .timeout = 600) {
             uint32_t want[TKM_BPE_BATCH];
             const size_t nb = iter < 64 ? (size_t)iter + 1 : 1 + oracle_rng_below(&r, TKM_BPE_BATCH);
             for (size_t q = 0; q < nb; q++) {
-                uint8_t buf[64];
+                uint8_t buf[TKM_BPE_BATCH_MAX];
                 const size_t n = draw_merge_piece(&r, v, buf);
                 ps[q] = malloc(n);
                 cr_assert_not_null(ps[q]);
@@ -523,7 +523,7 @@ Test(kernels, bpe_batch_drawn_pieces, .timeout = 600) {
         }
     }
     tkm_bpe_work_release(&w);
-    for (size_t g = 1; g <= 4; g++)
+    for (size_t g = 1; g <= TKM_BPE_BATCH_MAX / 16; g++)
         cr_assert_gt(by_groups[g], pieces / 40, "pieces of %zu groups of 16 keys: %zu of %zu", g, by_groups[g], pieces);
 }
 
