@@ -58,7 +58,9 @@ size_t tkm_bpe_count_segment(const tkm_ranks *v, const uint8_t *p, size_t n, tkm
  * branches; English within 0.2%. Serial runs on one core in alternating order, whole sets,
  * medians of 6-10: multilingual 0.902, English 0.994, code 0.997, chat 0.995, adversarial 0.999.
  * The batch's arrays on the stack grew from about 12 to 23 KiB. The one-piece merge of bpe.c
- * (bpe_small_ids, encode and single pieces) keeps 64. */
+ * (bpe_small_ids, encode and single pieces) keeps 64. Re-tried with it: 24 lanes against 16
+ * (the same runs, medians of 8): multilingual 0.976, English 0.995, code 0.998, for half as much
+ * stack again; not kept. */
 #define TKM_BPE_BATCH 64
 #define TKM_BPE_LANES 16
 #define TKM_BPE_BATCH_MAX 128
