@@ -59,10 +59,10 @@
  * A lane whose piece is done takes the call's next piece (bpe.h has the measurements).
  */
 /* A pair's key in the batch: rank << TKM_BPE_POS_BITS | position of its left part, so that the
- * least key is the leftmost lowest pair; KEY_NONE (no pair, or no part there) sorts last. Ranks here are below
- * TKM_PAIR_ID_LIMIT (2^21), so keys are non-negative 28-bit values, and TKM_RANK_NONE is the only
- * rank with its top bit set: its sign, spread over the word, makes the key all ones, cut to
- * INT32_MAX. Arithmetic, not a compare: after the vector pair probes, GCC turned
+ * least key is the leftmost lowest pair; KEY_NONE (no pair, or no part there) sorts last. Ranks
+ * here are below TKM_PAIR_ID_LIMIT (2^21), so keys are non-negative 28-bit values, and
+ * TKM_RANK_NONE is the only rank with its top bit set: its sign, spread over the word, makes the
+ * key all ones, cut to INT32_MAX. Arithmetic, not a compare: after the vector pair probes, GCC turned
  * `rank == TKM_RANK_NONE ? KEY_NONE : ...` into a branch, taken about as often as not, which was
  * 23% of the mispredicted branches of an English count (cachegrind --branch-sim, tkm_time on 2 MB,
  * AVX2 kernel: 218K of 938K). */

@@ -8,8 +8,10 @@
  * block of 32 bytes holds no error; from the first block where it finds one (or from the tail of
  * fewer than 32 bytes) the scalar function finds the offset, starting at a sequence start shortly
  * before the block, so the answer is the scalar one by construction. tests/test_kernels.c compares
- * the two on every sequence of up to three bytes at every offset of a block, on the corpus and on
- * random mutations. Memory contract: reads s[0..n) only, in whole 32-byte blocks inside the text.
+ * the two on every pair of bytes at ten offsets around the 32-byte blocks, every lead or
+ * continuation byte with every second byte and a set of boundary third and fourth bytes across a
+ * block edge, every prefix of mixed text, the corpus and random mutations of it; the fuzz target
+ * checks every kernel's answer too. Memory contract: reads s[0..n) only, in whole 32-byte blocks inside the text.
  *
  * The check is the published "lookup" algorithm of Keiser and Lemire (Validating UTF-8 in less
  * than one instruction per byte, Software: Practice and Experience, 2021): three 16-entry tables,
