@@ -342,26 +342,42 @@ static inline void pcache_store(struct tkm_pcache_entry *c, const uint8_t *p, si
     memcpy(c->b, p, len);
 }
 
+/* Where p[0..len) lives in the caches: a set of the small-piece cache (scache_holds(len); its key
+ * in *k0, *want), an entry of the other (*k0 = *want = 0), or UINT32_MAX: too long for either. */
+static inline uint32_t cache_slot(const uint8_t *p, size_t len, uint64_t *k0, uint64_t *want) {
+    if (scache_holds(len)) return scache_key(p, len, k0, want);
+    *k0 = *want = 0;
+    return len <= TKM_PCACHE_MAX ? pcache_index(p, len) : UINT32_MAX;
+}
+
+/* The count cached at slot (from cache_slot) for p[0..len), or SIZE_MAX (w->pcache != NULL). */
+static inline size_t cache_hit(tkm_work *w, uint32_t slot, const uint8_t *p, size_t len, uint64_t k0, uint64_t want) {
+    if (scache_holds(len)) return scache_hit(&w->scache[slot], k0, want);
+    return slot != UINT32_MAX ? pcache_hit(&w->pcache[slot], p, len) : SIZE_MAX;
+}
+
+/* Cache count m of p[0..len) at slot (from cache_slot; w->pcache != NULL). */
+static inline void cache_store(tkm_work *w, uint32_t slot, const uint8_t *p, size_t len, uint64_t k0, uint64_t want,
+                               size_t m) {
+    if (scache_holds(len))
+        scache_store(&w->scache[slot], k0, want, m);
+    else if (slot != UINT32_MAX)
+        pcache_store(&w->pcache[slot], p, len, m);
+}
+
 static void pcache_put(tkm_work *w, const uint8_t *p, size_t len, size_t m) {
     if (!w->pcache) return;
-    if (scache_holds(len)) {
-        uint64_t k0, want;
-        const uint32_t set = scache_key(p, len, &k0, &want);
-        scache_store(&w->scache[set], k0, want, m);
-    } else if (len <= TKM_PCACHE_MAX) {
-        pcache_store(&w->pcache[pcache_index(p, len)], p, len, m);
-    }
+    uint64_t k0, want;
+    const uint32_t slot = cache_slot(p, len, &k0, &want);
+    cache_store(w, slot, p, len, k0, want, m);
 }
 
 /* Cached count of p[0..len), or SIZE_MAX if not cached. */
 static size_t pcache_find(tkm_work *w, const uint8_t *p, size_t len) {
     if (len > TKM_PCACHE_MAX || !pcache_get(w)) return SIZE_MAX;
-    if (scache_holds(len)) {
-        uint64_t k0, want;
-        const uint32_t set = scache_key(p, len, &k0, &want);
-        return scache_hit(&w->scache[set], k0, want);
-    }
-    return pcache_hit(&w->pcache[pcache_index(p, len)], p, len);
+    uint64_t k0, want;
+    const uint32_t slot = cache_slot(p, len, &k0, &want);
+    return cache_hit(w, slot, p, len, k0, want);
 }
 
 static size_t bpe_count_cached(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w) {
@@ -387,27 +403,18 @@ static void flush_deferred(const tkm_encoding *e, tkm_work *w, tkm_sink *k) {
     uint32_t slot[TKM_BPE_BATCH], c[TKM_BPE_BATCH], nm = 0;
     uint64_t sk0[TKM_BPE_BATCH], swant[TKM_BPE_BATCH]; /* small pieces: their keys */
     if (pc) {
-        /* slot: the set of a small piece, the entry of a longer one, UINT32_MAX if neither */
-        for (uint32_t q = 0; q < nd; q++) {
-            const uint8_t *p = w->deferred[q];
+        for (uint32_t q = 0; q < nd; q++) { /* every slot first, its line prefetched */
             const size_t len = w->deferred_len[q];
-            if (scache_holds(len)) {
-                slot[q] = scache_key(p, len, &sk0[q], &swant[q]);
+            slot[q] = cache_slot(w->deferred[q], len, &sk0[q], &swant[q]);
+            if (scache_holds(len))
                 __builtin_prefetch(&sc[slot[q]]);
-            } else {
-                sk0[q] = swant[q] = 0;
-                slot[q] = len <= TKM_PCACHE_MAX ? pcache_index(p, len) : UINT32_MAX;
-                if (slot[q] != UINT32_MAX) __builtin_prefetch(&pc[slot[q]]);
-            }
+            else if (slot[q] != UINT32_MAX)
+                __builtin_prefetch(&pc[slot[q]]);
         }
         for (uint32_t q = 0; q < nd; q++) {
             const uint8_t *p = w->deferred[q];
             const size_t len = w->deferred_len[q];
-            size_t hit = SIZE_MAX;
-            if (scache_holds(len))
-                hit = scache_hit(&sc[slot[q]], sk0[q], swant[q]);
-            else if (slot[q] != UINT32_MAX)
-                hit = pcache_hit(&pc[slot[q]], p, len);
+            const size_t hit = cache_hit(w, slot[q], p, len, sk0[q], swant[q]);
             if (hit != SIZE_MAX) {
                 k->n += hit;
                 continue;
@@ -429,11 +436,7 @@ static void flush_deferred(const tkm_encoding *e, tkm_work *w, tkm_sink *k) {
     e->bpe_batch(e->ranks, ps, ns, nm, c);
     for (uint32_t q = 0; q < nm; q++) {
         k->n += c[q];
-        if (!pc) continue;
-        if (scache_holds(ns[q]))
-            scache_store(&sc[slot[q]], sk0[q], swant[q], c[q]);
-        else if (slot[q] != UINT32_MAX)
-            pcache_store(&pc[slot[q]], ps[q], ns[q], c[q]);
+        if (pc) cache_store(w, slot[q], ps[q], ns[q], sk0[q], swant[q], c[q]);
     }
 }
 
