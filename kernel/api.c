@@ -174,6 +174,7 @@ static tkm_status open_builtin(const char *name, const char *kernel, tkm_encodin
         return TKM_ERR_UNSUPPORTED;
     }
     e->ranks = b->ranks;
+    e->hot = tkm_hot_of(b->ranks);
     e->specials = b->specials->items;
     e->n_specials = b->specials->count;
     e->n_vocab = b->specials->n_vocab;
@@ -259,7 +260,7 @@ TKM_API tkm_status tkm_encoding_load_tiktoken(const void *data, size_t len, tkm_
     if (!e) return TKM_ERR_NO_MEMORY;
     e->owns = 1;
     size_t line = 0;
-    int rc = tkm_ranks_build(data, len, tkm_default_alloc, tkm_default_free, NULL, &e->own_ranks, &line);
+    int rc = tkm_ranks_build(data, len, tkm_table_alloc, tkm_default_free, NULL, &e->own_ranks, &line);
     if (rc != 0) {
         free(e);
         return rc == -1 ? TKM_ERR_NO_MEMORY : TKM_ERR_BAD_VOCAB;

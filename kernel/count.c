@@ -43,18 +43,28 @@
 #define TKM_HUGE_ALLOC ((size_t)32 << 20)
 #define TKM_HUGE_PAGE ((size_t)2 << 20)
 
+/* size bytes rounded up to whole 2 MiB pages, 2 MiB-aligned, marked MADV_HUGEPAGE; or malloc's
+ * block where there is no such hint */
+static void *huge_block(size_t size) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    void *p = NULL;
+    size_t rounded = (size + TKM_HUGE_PAGE - 1) & ~(TKM_HUGE_PAGE - 1);
+    if (rounded < size || posix_memalign(&p, TKM_HUGE_PAGE, rounded) != 0) return NULL;
+    (void)madvise(p, rounded, MADV_HUGEPAGE);
+    return p;
+#else
+    return malloc(size);
+#endif
+}
+
 void *tkm_default_alloc(void *opaque, size_t size) {
     (void)opaque;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (size >= TKM_HUGE_ALLOC) {
-        void *p = NULL;
-        size_t rounded = (size + TKM_HUGE_PAGE - 1) & ~(TKM_HUGE_PAGE - 1);
-        if (rounded < size || posix_memalign(&p, TKM_HUGE_PAGE, rounded) != 0) return NULL;
-        (void)madvise(p, rounded, MADV_HUGEPAGE);
-        return p;
-    }
-#endif
-    return malloc(size);
+    return size >= TKM_HUGE_ALLOC ? huge_block(size) : malloc(size);
+}
+/* Vocabulary tables (api.c): looked up at random all over, so huge pages from 2 MiB on. */
+void *tkm_table_alloc(void *opaque, size_t size) {
+    (void)opaque;
+    return size >= TKM_HUGE_PAGE ? huge_block(size) : malloc(size);
 }
 void tkm_default_free(void *opaque, void *p) {
     (void)opaque;
@@ -380,10 +390,10 @@ static size_t pcache_find(tkm_work *w, const uint8_t *p, size_t len) {
     return cache_hit(w, slot, p, len, k0, want);
 }
 
-static size_t bpe_count_cached(const tkm_encoding *e, const uint8_t *p, size_t len, tkm_work *w) {
+static size_t bpe_count_cached(const uint8_t *p, size_t len, tkm_work *w) {
     size_t m = pcache_find(w, p, len);
     if (m != SIZE_MAX) return m;
-    m = tkm_bpe_count(e->ranks, p, len, &w->bpe);
+    m = tkm_bpe_count(w->v, p, len, &w->bpe);
     if (m != TKM_BPE_NOMEM) pcache_put(w, p, len, m);
     return m;
 }
@@ -433,7 +443,7 @@ static void flush_deferred(const tkm_encoding *e, tkm_work *w, tkm_sink *k) {
         nm = nd;
     }
     if (!nm) return;
-    e->bpe_batch(e->ranks, ps, ns, nm, c);
+    e->bpe_batch(w->v, ps, ns, nm, c);
     for (uint32_t q = 0; q < nm; q++) {
         k->n += c[q];
         if (pc) cache_store(w, slot[q], ps[q], ns[q], sk0[q], swant[q], c[q]);
@@ -462,27 +472,27 @@ static __attribute__((noinline)) tkm_status emit_merged(const tkm_encoding *e, c
         }
         if (w->defer && stable) { /* long: its segments between BPE cuts (vocab.h), short ones batched */
             for (size_t a = 0, i; a < len; a = i) {
-                i = tkm_bpe_segment_end(e->ranks, p, a, len);
+                i = tkm_bpe_segment_end(w->v, p, a, len);
                 size_t sl = i - a;
                 if (sl == 1) {
                     k->n++;
                 } else if (sl <= TKM_BPE_BATCH_MAX) {
                     defer_piece(e, p + a, sl, w, k);
                 } else {
-                    m = tkm_bpe_count_segment(e->ranks, p + a, sl, &w->bpe); /* no second cut scan */
+                    m = tkm_bpe_count_segment(w->v, p + a, sl, &w->bpe); /* no second cut scan */
                     if (m == TKM_BPE_NOMEM) return TKM_ERR_NO_MEMORY;
                     k->n += m;
                 }
             }
             return TKM_OK;
         }
-        m = bpe_count_cached(e, p, len, w);
+        m = bpe_count_cached(p, len, w);
     } else if (k->cap - (k->n < k->cap ? k->n : k->cap) >= len) {
-        m = tkm_bpe_encode(e->ranks, p, len, k->ids + k->n, &w->bpe);
+        m = tkm_bpe_encode(w->v, p, len, k->ids + k->n, &w->bpe);
     } else {
         uint32_t *t = (uint32_t *)grow(w, (void **)&w->tmp, &w->tmp_cap, len * sizeof(uint32_t));
         if (!t) return TKM_ERR_NO_MEMORY;
-        m = tkm_bpe_encode(e->ranks, p, len, t, &w->bpe);
+        m = tkm_bpe_encode(w->v, p, len, t, &w->bpe);
         if (m != TKM_BPE_NOMEM)
             for (size_t i = 0; i < m && k->n + i < k->cap; i++) k->ids[k->n + i] = t[i];
     }
@@ -497,7 +507,7 @@ static inline tkm_status emit_piece(const tkm_encoding *e, const uint8_t *p, siz
     if (len == 1)
         r = e->byte_rank[p[0]];
     else
-        r = tkm_ranks_find(e->ranks, p, len);
+        r = tkm_ranks_find(w->v, p, len);
     if (r != TKM_RANK_NONE) {
         if (k->n < k->cap) k->ids[k->n] = r;
         k->n++;
@@ -549,7 +559,7 @@ static inline int keyed_first(size_t len) { return len - 3u < TKM_FAST_MAX - 2u;
  * none of its per-piece checks (cachegrind, jane-eyre.txt o200k: see the commit). */
 static tkm_status run_count_scalar(const tkm_encoding *e, const uint8_t *s, size_t n, tkm_work *w, tkm_sink *k) {
     const tkm_split_fn split = e->split;
-    const tkm_ranks *v = e->ranks;
+    const tkm_ranks *v = w->v;
     size_t pos = 0, ends[TKM_SPLIT_BATCH];
     uint64_t fk0[TKM_SPLIT_BATCH], fwant[TKM_SPLIT_BATCH];
     uint32_t fslot[TKM_SPLIT_BATCH];
@@ -601,7 +611,7 @@ static tkm_status run_count_scalar(const tkm_encoding *e, const uint8_t *s, size
  * lookup_avx512.h has the measurements): the kernel counts the pieces it proves to be one token
  * each; the rest are looked up here - except those it proved not to be a token - and merged. */
 static tkm_status run_count_kernel(const tkm_encoding *e, const uint8_t *s, size_t n, tkm_work *w, tkm_sink *k) {
-    const tkm_ranks *v = e->ranks;
+    const tkm_ranks *v = w->v;
     const tkm_split_fn split = e->split;
     const tkm_lookup_fn lookup = e->lookup;
     size_t pos = 0, ed[TKM_SPLIT_BATCH + 1]; /* ed[0]: start of the batch; ed[1..m]: piece ends */
@@ -654,7 +664,7 @@ static tkm_status run_count_kernel(const tkm_encoding *e, const uint8_t *s, size
 }
 
 static tkm_status run_count(const tkm_encoding *e, const uint8_t *s, size_t n, tkm_work *w, tkm_sink *k) {
-    return e->lookup && e->ranks->fast ? run_count_kernel(e, s, n, w, k) : run_count_scalar(e, s, n, w, k);
+    return e->lookup && w->v->fast ? run_count_kernel(e, s, n, w, k) : run_count_scalar(e, s, n, w, k);
 }
 
 /* The general loop: any mode (ids, a limit), any text; pieces of ill-formed text are repaired one
@@ -775,7 +785,8 @@ static int find_special(const tkm_encoding *e, const uint8_t *s, size_t from, si
 tkm_status tkm_run(const tkm_encoding *e, const uint8_t *s, size_t n, uint32_t flags, tkm_work *w, tkm_sink *k,
                    size_t *err_off) {
     w->seen += n;
-    w->defer = !k->ids && k->limit == SIZE_MAX && e->ranks->pairs != NULL;
+    w->v = e->hot ? tkm_tables_for(e, n) : e->ranks;
+    w->defer = !k->ids && k->limit == SIZE_MAX && w->v->pairs != NULL;
     w->n_deferred = 0;
     const int strict = (flags & TKM_UTF8_STRICT) != 0;
     size_t bad = 0; /* no ill-formed byte before s + bad */
@@ -925,6 +936,7 @@ TKM_API tkm_status tkm_truncate(const tkm_encoding *enc, const void *text, size_
     size_t n = k.stop - k.last_start;
     tkm_work w;
     tkm_work_init(&w, opt);
+    w.v = enc->ranks; /* emit_piece without tkm_run */
     const uint8_t *q = p;
     size_t qn = n;
     int repaired = tkm_utf8_first_invalid(p, n) < n;

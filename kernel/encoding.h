@@ -32,6 +32,7 @@ struct tkm_encoding {
     const char *kernel;     /* that kernel's name (static) */
     const char *name;
     const tkm_ranks *ranks;
+    struct tkm_hot *hot;    /* a built-in vocabulary's copy in huge pages (api.c), or NULL */
     const tkm_special *specials;
     uint32_t n_specials;
     uint32_t n_vocab;
@@ -46,6 +47,7 @@ struct tkm_encoding {
 
 /* Per-call working memory; released by tkm_work_release. */
 typedef struct tkm_work {
+    const tkm_ranks *v; /* this call's tables: e->ranks or its copy (tkm_tables_for), set by tkm_run */
     tkm_bpe_work bpe;
     uint8_t *rep; /* repaired piece bytes (ill-formed UTF-8 -> U+FFFD) */
     size_t rep_cap;
@@ -71,6 +73,15 @@ typedef struct tkm_work {
 /* malloc/free with the allocator-hook signature. */
 void *tkm_default_alloc(void *opaque, size_t size);
 void tkm_default_free(void *opaque, void *p);
+/* The same for vocabulary tables: blocks of 2 MiB or more in transparent huge pages (count.c). */
+void *tkm_table_alloc(void *opaque, size_t size);
+
+/* The tables a call on n bytes of text counts with, for a handle of a built-in encoding (e->hot):
+ * e->ranks, or once the process has counted enough with that vocabulary, the same tables copied
+ * into huge pages (api.c). Every call sees tables with the same contents. */
+const tkm_ranks *tkm_tables_for(const tkm_encoding *e, size_t n);
+/* The copy's state for built-in table base (tables.c), or NULL for any other table. */
+struct tkm_hot *tkm_hot_of(const tkm_ranks *base);
 
 void tkm_work_init(tkm_work *w, const tkm_options *opt);
 void tkm_work_release(tkm_work *w);

@@ -260,6 +260,10 @@ static inline const uint8_t *tkm_ranks_bytes(const tkm_ranks *v, uint32_t r, siz
 int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t), void (*dealloc)(void *, void *),
                     void *opaque, tkm_ranks *out, size_t *err_line);
 void tkm_ranks_destroy(tkm_ranks *v, void (*dealloc)(void *, void *), void *opaque);
+/* Copy every array of v into one block from alloc, which *out then points into (free it with
+ * tkm_ranks_destroy): the same bytes, so every lookup answers as in v. 0, or -1 if alloc failed
+ * (*out zeroed). Used to move a built-in table out of the library's read-only pages (api.c). */
+int tkm_ranks_copy(const tkm_ranks *v, void *(*alloc)(void *, size_t), void *opaque, tkm_ranks *out);
 
 /* SHA-256 (FIPS 180-4), used for vocabulary identity. */
 void tkm_sha256(const void *data, size_t len, uint8_t out[32]);

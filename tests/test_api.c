@@ -1,6 +1,7 @@
 /*
  * test_api.c - the public API contract: handles, models, info, options, errors, encode/decode.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,5 +556,131 @@ Test(api, truncate_large_prompt_and_specials) {
     cr_assert_eq(r.tokens, 1);
     cr_assert_eq(r.bytes, 2);
     free(big);
+    tkm_encoding_free(e);
+}
+
+/* ---- built-in tables copied into huge pages (kernel/tables.c) ------------------------------- */
+/* Criterion runs each test in a process of its own, so each can set TOKMETER_HUGE_TABLES before
+ * the library first reads it. */
+
+/* A text of n bytes: the corpus files of every set in turn (or the sample), repeated. */
+static char *mixed_text(size_t n) {
+    size_t n_files = 0, got = 0;
+    char **files = oracle_list_files(TKM_CORPUS_DIR, &n_files);
+    char *t = malloc(n);
+    cr_assert_not_null(t);
+    for (size_t i = 0; got < n; i++) {
+        size_t len = 0;
+        uint8_t *d = files && n_files ? oracle_read_file(files[(i * 7919) % n_files], &len)
+                                      : oracle_read_file(TKM_SOURCE_DIR "/tests/data/sample.txt", &len);
+        cr_assert_not_null(d);
+        size_t take = len < n - got ? len : n - got;
+        memcpy(t + got, d, take);
+        got += take;
+        free(d);
+    }
+    for (size_t i = 0; files && i < n_files; i++) free(files[i]);
+    free(files);
+    return t;
+}
+
+/* Count t[0..n) in calls of `call` bytes; the sum of the calls' counts. */
+static size_t count_in_calls(const tkm_encoding *e, const char *t, size_t n, size_t call) {
+    size_t total = 0;
+    for (size_t at = 0; at < n; at += call) {
+        size_t c = 0, len = n - at < call ? n - at : call;
+        cr_assert_eq(tkm_count(e, t + at, len, &c), TKM_OK);
+        total += c;
+    }
+    return total;
+}
+
+static int thp_offered(void) {
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f) return 0;
+    char buf[128] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, "[always]") || strstr(buf, "[madvise]");
+}
+
+/* TOKMETER_HUGE_TABLES=1: the first count copies; every later call of every handle of that
+ * vocabulary counts with the copy, and counts as a handle with tables of its own (loaded from the
+ * .tiktoken file, never copied) does, on 4 MB of every corpus set in calls of several sizes. */
+Test(huge_tables, copied_at_first_count_and_counts_agree, .timeout = 300) {
+    cr_assert_eq(setenv("TOKMETER_HUGE_TABLES", "1", 1), 0);
+    static const struct {
+        const char *name, *file;
+        tkm_pattern pattern;
+    } encs[] = {{"o200k_base", "/vocab/o200k_base.tiktoken", TKM_PATTERN_O200K},
+                {"cl100k_base", "/vocab/cl100k_base.tiktoken", TKM_PATTERN_CL100K},
+                {"r50k_base", "/vocab/r50k_base.tiktoken", TKM_PATTERN_GPT2}};
+    const size_t n = (size_t)4 << 20;
+    char *t = mixed_text(n);
+    for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++) {
+        tkm_encoding *b = open_enc(encs[i].name), *b2 = open_enc(encs[i].name), *u = NULL;
+        size_t len;
+        char path[4096];
+        snprintf(path, sizeof path, "%s%s", TKM_SOURCE_DIR, encs[i].file);
+        char *data = (char *)oracle_read_file(path, &len);
+        cr_assert_not_null(data, "%s", path);
+        cr_assert_eq(tkm_encoding_load_tiktoken(data, len, encs[i].pattern, NULL, 0, "own", &u), TKM_OK);
+        cr_assert_null(u->hot, "a loaded vocabulary has tables of its own");
+        cr_assert_not_null(b->hot);
+        cr_assert(b->hot == b2->hot, "one copy per vocabulary, whatever the handle");
+        cr_assert_eq(count_of(b, "x"), 1);
+        const tkm_ranks *cp = tkm_tables_for(b, 0);
+        cr_assert(cp != b->ranks, "%s: not copied at the first count", encs[i].name);
+        cr_assert(tkm_tables_for(b2, 0) == cp);
+        cr_assert(cp->fast != b->ranks->fast && cp->pairs != b->ranks->pairs);
+        cr_assert(memcmp(cp->fast, b->ranks->fast, ((size_t)cp->fast_mask + 1) * 16) == 0);
+        const size_t calls[] = {n, 65536, 4093};
+        for (size_t j = 0; j < sizeof calls / sizeof calls[0]; j++) {
+            size_t want = count_in_calls(u, t, n, calls[j]);
+            cr_assert_eq(count_in_calls(b, t, n, calls[j]), want, "%s, calls of %zu bytes", encs[i].name, calls[j]);
+            cr_assert_eq(count_in_calls(b2, t, n, calls[j]), want, "%s, calls of %zu bytes", encs[i].name, calls[j]);
+        }
+        free(data);
+        tkm_encoding_free(u);
+        tkm_encoding_free(b);
+        tkm_encoding_free(b2);
+    }
+    free(t);
+}
+
+/* TOKMETER_HUGE_TABLES=0: never copied, however much is counted. */
+Test(huge_tables, never_when_turned_off, .timeout = 300) {
+    cr_assert_eq(setenv("TOKMETER_HUGE_TABLES", "0", 1), 0);
+    tkm_encoding *e = open_enc("o200k_base");
+    const size_t n = (size_t)8 << 20;
+    char *t = mixed_text(n);
+    for (int r = 0; r < 10; r++) (void)count_in_calls(e, t, n, n);
+    cr_assert(tkm_tables_for(e, n) == e->ranks);
+    free(t);
+    tkm_encoding_free(e);
+}
+
+/* Unset: calls under 4 KiB never bring the copy, 80 MiB of them included; then, where the kernel
+ * offers transparent huge pages, 64 MiB counted in larger calls do, and the handle's counts stay
+ * as they were. */
+Test(huge_tables, by_default_after_64_mib_in_calls_of_4_kib_or_more, .timeout = 300) {
+    cr_assert_eq(unsetenv("TOKMETER_HUGE_TABLES"), 0);
+    tkm_encoding *e = open_enc("o200k_base");
+    const size_t n = (size_t)8 << 20;
+    char *t = mixed_text(n);
+    const size_t whole = count_in_calls(e, t, n, n), small = count_in_calls(e, t, n, 4095);
+    for (int r = 0; r < 9; r++) cr_assert_eq(count_in_calls(e, t, n, 4095), small);
+    cr_assert(tkm_tables_for(e, 0) == e->ranks, "copied after calls of under 4 KiB");
+    for (int r = 0; r < 6; r++) cr_assert_eq(count_in_calls(e, t, n, n), whole); /* 8 + 48 MiB in big calls */
+    cr_assert(tkm_tables_for(e, 0) == e->ranks, "copied before 64 MiB");
+    const size_t mib = count_in_calls(e, t, n, 1 << 20); /* to 64 MiB: its last call makes the copy */
+    const int want = thp_offered();
+    cr_assert_eq(tkm_tables_for(e, 0) != e->ranks, want, "copied: %d, huge pages offered: %d",
+                 tkm_tables_for(e, 0) != e->ranks, want);
+    cr_assert_eq(count_in_calls(e, t, n, n), whole);
+    cr_assert_eq(count_in_calls(e, t, n, 1 << 20), mib);
+    cr_assert_eq(count_in_calls(e, t, n, 4095), small);
+    free(t);
     tkm_encoding_free(e);
 }

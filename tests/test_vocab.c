@@ -241,6 +241,29 @@ static void check_compiled(const enc_case *c) {
     cr_assert_eq(reached, v->n_pairs, "%s: %u tokens formed whole, %u splits", c->file, reached, v->n_pairs);
 }
 
+/* Table a holds what table v holds: every field and every array, byte for byte. */
+static void check_same_tables(const tkm_ranks *a, const tkm_ranks *v, const char *what) {
+    cr_assert_eq(a->n_ranks, v->n_ranks);
+    cr_assert_eq(a->n_tokens, v->n_tokens);
+    cr_assert_eq(a->mask, v->mask);
+    cr_assert_eq(a->max_len, v->max_len);
+    cr_assert(memcmp(a->sha256, v->sha256, 32) == 0);
+    cr_assert(memcmp(a->offsets, v->offsets, ((size_t)v->n_ranks + 1) * 4) == 0, "%s offsets", what);
+    cr_assert(memcmp(a->slots, v->slots, ((size_t)v->mask + 1) * 4) == 0, "%s slots", what);
+    cr_assert(memcmp(a->bytes, v->bytes, v->offsets[v->n_ranks]) == 0, "%s bytes", what);
+    cr_assert_eq(a->fast_mask, v->fast_mask);
+    cr_assert_eq(a->fast_shift, v->fast_shift);
+    cr_assert(memcmp(a->fast, v->fast, ((size_t)v->fast_mask + 1) * 16) == 0, "%s fast table", what);
+    cr_assert(memcmp(a->pair2, v->pair2, 65536 * 4) == 0, "%s pair2 table", what);
+    cr_assert_eq(a->pairs_mask, v->pairs_mask);
+    cr_assert_eq(a->pairs_shift, v->pairs_shift);
+    cr_assert_eq(a->n_pairs, v->n_pairs);
+    cr_assert(memcmp(a->byte_ids, v->byte_ids, 256 * 4) == 0, "%s byte ids", what);
+    cr_assert(memcmp(a->pairs, v->pairs, ((size_t)v->pairs_mask + 1 + TKM_PAIR_TAIL) * 8) == 0, "%s pair table",
+              what);
+    cr_assert(memcmp(a->inner2, v->inner2, 1024 * 8) == 0, "%s inner2 bitmap", what);
+}
+
 static void check_runtime_identical(const enc_case *c) {
     size_t len, line = 99, live = 0;
     uint8_t *data = slurp(c->file, &len);
@@ -253,26 +276,7 @@ static void check_runtime_identical(const enc_case *c) {
     int rc = tkm_ranks_build(data, len, t_alloc, t_free, &live, &rt, &line);
     cr_assert_eq(rc, 0, "%s build rc %d line %zu", c->file, rc, line);
     cr_assert_eq(line, 0);
-    const tkm_ranks *v = c->ranks;
-    cr_assert_eq(rt.n_ranks, v->n_ranks);
-    cr_assert_eq(rt.n_tokens, v->n_tokens);
-    cr_assert_eq(rt.mask, v->mask);
-    cr_assert_eq(rt.max_len, v->max_len);
-    cr_assert(memcmp(rt.sha256, v->sha256, 32) == 0);
-    cr_assert(memcmp(rt.offsets, v->offsets, ((size_t)v->n_ranks + 1) * 4) == 0, "%s offsets", c->file);
-    cr_assert(memcmp(rt.slots, v->slots, ((size_t)v->mask + 1) * 4) == 0, "%s slots", c->file);
-    cr_assert(memcmp(rt.bytes, v->bytes, v->offsets[v->n_ranks]) == 0, "%s bytes", c->file);
-    cr_assert_eq(rt.fast_mask, v->fast_mask);
-    cr_assert_eq(rt.fast_shift, v->fast_shift);
-    cr_assert(memcmp(rt.fast, v->fast, ((size_t)v->fast_mask + 1) * 16) == 0, "%s fast table", c->file);
-    cr_assert(memcmp(rt.pair2, v->pair2, 65536 * 4) == 0, "%s pair2 table", c->file);
-    cr_assert_eq(rt.pairs_mask, v->pairs_mask);
-    cr_assert_eq(rt.pairs_shift, v->pairs_shift);
-    cr_assert_eq(rt.n_pairs, v->n_pairs);
-    cr_assert(memcmp(rt.byte_ids, v->byte_ids, 256 * 4) == 0, "%s byte ids", c->file);
-    cr_assert(memcmp(rt.pairs, v->pairs, ((size_t)v->pairs_mask + 1 + TKM_PAIR_TAIL) * 8) == 0, "%s pair table",
-              c->file);
-    cr_assert(memcmp(rt.inner2, v->inner2, 1024 * 8) == 0, "%s inner2 bitmap", c->file);
+    check_same_tables(&rt, c->ranks, c->file);
     tkm_ranks_destroy(&rt, t_free, &live);
     cr_assert_eq(live, 0);
     cr_assert_null(rt.offsets);
@@ -294,6 +298,34 @@ Test(vocab, o200k_base) {
     cr_assert_eq(tkm_ranks_find(&tkm_ranks_cl100k_base, (const uint8_t *)"hello", 5), 15339u);
     cr_assert_eq(tkm_ranks_find(&tkm_ranks_r50k_base, (const uint8_t *)"hello", 5), 31373u);
 }
+
+/* tkm_ranks_copy (the built-in tables moved into huge pages, kernel/tables.c): the same
+ * contents, in memory of its own, freed whole by tkm_ranks_destroy; a failed allocation leaves
+ * nothing. */
+static void check_copy(const enc_case *c) {
+    size_t live = 0;
+    tkm_ranks cp;
+    cr_assert_eq(tkm_ranks_copy(c->ranks, t_alloc, &live, &cp), 0);
+    cr_assert_eq(live, 1, "one block");
+    check_same_tables(&cp, c->ranks, c->file);
+    const void *mine[] = {cp.bytes, cp.offsets, cp.slots, cp.fast, cp.pair2, cp.byte_ids, cp.pairs, cp.inner2};
+    const void *theirs[] = {c->ranks->bytes, c->ranks->offsets, c->ranks->slots,    c->ranks->fast,
+                            c->ranks->pair2, c->ranks->byte_ids, c->ranks->pairs, c->ranks->inner2};
+    for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+        cr_assert(theirs[i] == NULL || mine[i] != theirs[i], "%s: array %zu is not copied", c->file, i);
+    const uint8_t *hello = (const uint8_t *)"hello";
+    cr_assert_eq(tkm_ranks_find(&cp, hello, 5), tkm_ranks_find(c->ranks, hello, 5));
+    tkm_ranks_destroy(&cp, t_free, &live);
+    cr_assert_eq(live, 0);
+    memset(&cp, 0x5A, sizeof cp);
+    cr_assert_eq(tkm_ranks_copy(c->ranks, t_alloc_fail, NULL, &cp), -1);
+    cr_assert_null(cp.offsets);
+    cr_assert_null(cp.fast);
+}
+Test(vocab_copy, r50k_base) { check_copy(&g_cases[0]); }
+Test(vocab_copy, p50k_base) { check_copy(&g_cases[1]); }
+Test(vocab_copy, cl100k_base) { check_copy(&g_cases[2]); }
+Test(vocab_copy, o200k_base) { check_copy(&g_cases[3]); }
 
 Test(vocab_runtime, r50k_base) { check_runtime_identical(&g_cases[0]); }
 Test(vocab_runtime, p50k_base) { check_runtime_identical(&g_cases[1]); }
