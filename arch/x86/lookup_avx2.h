@@ -10,9 +10,16 @@
  * Design notes: measured on the Xeon against the AVX2 kernel's scalar lookup (TOKMETER_KERNEL=
  * avx2 both, whole sets, o200k, tkm_time -n 3, best of 3 interleaved rounds): English 0.1150 ->
  * 0.0963 s, code 0.0560 -> 0.0439 s, chat 0.0246 -> 0.0199 s, multilingual 0.2401 -> 0.2290 s.
- * Not measured on an AVX2-only machine, whose gathers may be slower (on AMD Zen 2-3 a 4-lane
- * gather costs about as much as four loads and their inserts); valgrind (no AVX-512) runs this
- * kernel in tools/check-sanitizers.sh.
+ * On an AVX2-only AMD EPYC Zen 3 VM, whose gathers are microcoded (a 4-lane gather is some 20
+ * micro-ops), the two 64-bit gathers of a slot's words became four 16-byte loads of the slots and a
+ * transpose (tkm_load_slots4; a slot index is always inside the table, so no lane needs a mask):
+ * same-binary-pair ratios, serial runs on one core in alternating order, medians, tkm_time -n 5,
+ * o200k_base, TOKMETER_HUGE_TABLES=0: 2 MB of English 0.887, code 1.005, multilingual 0.944;
+ * whole sets with the tables in huge pages: English 0.959, multilingual 0.942, code 0.973, chat
+ * 0.959, cl100k_base English 0.857. The same for the three gathers of the first pass (the text's
+ * first 8 and last 4 bytes of each piece, through pointers blended with a zero word, and the
+ * pair2 look-ups): 1.018, 0.999, 0.978 on the 2 MB files; not kept. valgrind (no AVX-512) runs
+ * this kernel in tools/check-sanitizers.sh.
  */
 #include "../../kernel/vocab.h"
 
@@ -32,6 +39,19 @@ TKM_KINLINE simde__m256i tkm_mullo64(simde__m256i x, simde__m256i c) {
 
 TKM_KINLINE unsigned tkm_bits4(simde__m256i m) {
     return (unsigned)simde_mm256_movemask_pd(simde_mm256_castsi256_pd(m));
+}
+
+/* The two words of the fast-table slots slot[0..4) (each a valid slot, whether its lane is live or
+ * not): four 16-byte loads and a transpose, for the two 64-bit gathers of words 0 and 1. */
+TKM_KINLINE void tkm_load_slots4(const int64_t *fast, simde__m256i slot, simde__m256i *w0, simde__m256i *w1) {
+    const simde__m128i s01 = simde_mm256_castsi256_si128(slot), s23 = simde_mm256_extracti128_si256(slot, 1);
+    const simde__m128i x0 = simde_mm_loadu_si128((const void *)(fast + 2 * simde_mm_cvtsi128_si64(s01)));
+    const simde__m128i x1 = simde_mm_loadu_si128((const void *)(fast + 2 * simde_mm_extract_epi64(s01, 1)));
+    const simde__m128i x2 = simde_mm_loadu_si128((const void *)(fast + 2 * simde_mm_cvtsi128_si64(s23)));
+    const simde__m128i x3 = simde_mm_loadu_si128((const void *)(fast + 2 * simde_mm_extract_epi64(s23, 1)));
+    const simde__m256i a = simde_mm256_set_m128i(x2, x0), b = simde_mm256_set_m128i(x3, x1);
+    *w0 = simde_mm256_unpacklo_epi64(a, b);
+    *w1 = simde_mm256_unpackhi_epi64(a, b);
 }
 
 /* Lanes of k whose slot pair (w0, w1) holds the key (k0, want = k1 | len << 59). */
@@ -120,17 +140,14 @@ static uint64_t TKM_KNAME(lookup)(const tkm_ranks *v, const uint8_t *s, size_t n
         const size_t q = g / 4;
         const simde__m256i kf = vkf[q], k0 = vk0[q], want = vwant[q], slot = vslot[q];
         /* the home slot, then (where it holds another key) the next one */
-        simde__m256i i0 = simde_mm256_slli_epi64(slot, 1);
-        simde__m256i w0 = simde_mm256_mask_i64gather_epi64(zero, fast, i0, kf, 8);
-        simde__m256i w1 = simde_mm256_mask_i64gather_epi64(zero, fast, simde_mm256_add_epi64(i0, c1), kf, 8);
+        simde__m256i w0, w1;
+        tkm_load_slots4(fast, slot, &w0, &w1);
         simde__m256i hit = tkm_slot_hit4(kf, w0, w1, k0, want);
         simde__m256i empty =
             simde_mm256_andnot_si256(hit, simde_mm256_and_si256(kf, simde_mm256_cmpeq_epi64(w1, zero)));
         const simde__m256i rest = simde_mm256_andnot_si256(simde_mm256_or_si256(hit, empty), kf);
         if (tkm_bits4(rest)) {
-            i0 = simde_mm256_slli_epi64(simde_mm256_and_si256(simde_mm256_add_epi64(slot, c1), fmask), 1);
-            w0 = simde_mm256_mask_i64gather_epi64(zero, fast, i0, rest, 8);
-            w1 = simde_mm256_mask_i64gather_epi64(zero, fast, simde_mm256_add_epi64(i0, c1), rest, 8);
+            tkm_load_slots4(fast, simde_mm256_and_si256(simde_mm256_add_epi64(slot, c1), fmask), &w0, &w1);
             const simde__m256i hit2 = tkm_slot_hit4(rest, w0, w1, k0, want);
             hit = simde_mm256_or_si256(hit, hit2);
             empty = simde_mm256_or_si256(
