@@ -6,6 +6,10 @@
  * reference. */
 #include <stddef.h>
 size_t tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_restarts, tkm_bpe_tiny_memo_hits;
+size_t tkm_bpe_tiny_runs_taken, tkm_bpe_tiny_runs_declined;
+int tkm_bpe_tiny_runs_on = 1; /* the merge of runs (bpe.c); the tests of the heaps turn it off */
+#define TKM_BPE_RUNS_SWITCH tkm_bpe_tiny_runs_on
+#define TKM_BPE_ON_RUNS(taken) ((taken) ? tkm_bpe_tiny_runs_taken++ : tkm_bpe_tiny_runs_declined++)
 #define TKM_BPE_BLK_BITS 3
 #define TKM_BPE_BLK_SLACK 1u
 #define TKM_BPE_ON_COMPACT (tkm_bpe_tiny_compactions++)

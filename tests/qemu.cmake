@@ -40,7 +40,8 @@ function(tkm_qemu_test name exe)
     set_tests_properties(qemu_${name} PROPERTIES LABELS qemu TIMEOUT 900)
   endif()
 endfunction()
-tkm_qemu_test(api test_api --jobs 2)
+# test_api without huge_tables/*: 240 MB of counting to test C that has no arm64 code of its own
+tkm_qemu_test(api test_api --jobs 2 --filter "api/*")
 tkm_qemu_test(unicode test_unicode --jobs 2)
 tkm_qemu_test(vocab test_vocab --jobs 2)
 tkm_qemu_test(pretok test_pretok --jobs 2

@@ -357,6 +357,8 @@ Test(bpe, random_byte_pieces, .timeout = 120) {
  * pieces of 65..2000 bytes span up to 250 block heaps, which fill with stale entries and are
  * compacted, and are stitched from up to 80 windows. */
 extern size_t tkm_bpe_tiny_compactions, tkm_bpe_tiny_windows, tkm_bpe_tiny_restarts, tkm_bpe_tiny_memo_hits;
+extern size_t tkm_bpe_tiny_runs_taken, tkm_bpe_tiny_runs_declined;
+extern int tkm_bpe_tiny_runs_on;
 size_t tkm_bpe_tiny_encode(const tkm_ranks *v, const uint8_t *p, size_t n, uint32_t *out, tkm_bpe_work *w);
 size_t tkm_bpe_tiny_count(const tkm_ranks *v, const uint8_t *p, size_t n, tkm_bpe_work *w);
 void tkm_bpe_tiny_work_release(tkm_bpe_work *w);
@@ -369,6 +371,7 @@ Test(bpe, tiny_blocks, .timeout = 120) {
     uint8_t *buf = malloc(2000);
     uint32_t *want = malloc(2000 * sizeof *want), *got = malloc(2000 * sizeof *got);
     cr_assert(buf && want && got);
+    tkm_bpe_tiny_runs_on = 0; /* run-like pieces too go through the heaps and windows here */
     size_t fails = 0, checked = 0;
     for (int i = 0; i < 4; i++) {
         const encoding *e = &encodings[i];
@@ -406,6 +409,95 @@ Test(bpe, tiny_blocks, .timeout = 120) {
     cr_assert_gt(tkm_bpe_tiny_restarts, 0u, "no junction failed to stand: the one-heap fallback was not exercised");
     cr_assert_gt(tkm_bpe_tiny_memo_hits, 0u, "no window was reused");
     cr_assert_lt(tkm_bpe_tiny_memo_hits, tkm_bpe_tiny_windows, "every window was reused");
+}
+
+/* The merge of runs (bpe.c, "Runs"): pieces of a few runs of one repeated byte - letters, spaces,
+ * newlines, tabs, punctuation, digits, bytes of UTF-8 sequences and invalid ones - of 1 to 700
+ * bytes each, against the reference, through the library's merge and the tiny-block copy (which
+ * counts whether the path was taken); mean runs under 8 bytes are declined, and go to the heaps. */
+Test(bpe, runs_of_bytes, .timeout = 300) {
+    static const uint8_t alphabet[] = {'a',  'b', 'e', 'z', 'A', ' ', '\n', '\t', '-',  '=',  '_',
+                                       '.',  '!', '0', '7', '\'', 'x', 0xFF, 0x80, 0xC3, 0xE4};
+    oracle_rng r = {0x72756E73ull};
+    tkm_bpe_work w = new_work(), wt = new_work();
+    const size_t cap = 1200;
+    uint8_t *buf = malloc(cap);
+    uint32_t *want = malloc(cap * sizeof *want), *got = malloc(cap * sizeof *got);
+    cr_assert(buf && want && got);
+    size_t fails = 0, checked = 0;
+    for (int i = 0; i < 4; i++) {
+        const encoding *e = &encodings[i];
+        for (int t = 0; t < 250; t++) {
+            const size_t n = 65 + oracle_rng_below(&r, (uint32_t)(cap - 65));
+            uint8_t pick[4];
+            const uint32_t kinds = 1 + oracle_rng_below(&r, 4), longest = t % 3 == 0 ? 12 : 700;
+            for (uint32_t k = 0; k < kinds; k++) /* short runs: of letters, which seldom cut the piece */
+                pick[k] = alphabet[oracle_rng_below(&r, t % 3 == 0 ? 4 : sizeof alphabet)];
+            for (size_t len = 0; len < n;) {
+                const uint8_t b = pick[oracle_rng_below(&r, kinds)];
+                size_t run = 1 + oracle_rng_below(&r, longest);
+                if (run > n - len) run = n - len;
+                memset(buf + len, b, run);
+                len += run;
+            }
+            const size_t k = oracle_bpe(e->ranks, buf, n, want);
+            const size_t kg = tkm_bpe_encode(e->ranks, buf, n, got, &w);
+            const int ids_ok = kg == k && memcmp(got, want, k * sizeof *got) == 0;
+            const size_t kc = tkm_bpe_count(e->ranks, buf, n, &w);
+            const size_t kt = tkm_bpe_tiny_encode(e->ranks, buf, n, got, &wt);
+            const int tiny_ok = kt == k && memcmp(got, want, k * sizeof *got) == 0;
+            checked++;
+            if (!ids_ok || !tiny_ok || kc != k || tkm_bpe_tiny_count(e->ranks, buf, n, &wt) != k) {
+                if (fails++ < 5)
+                    fprintf(stderr, "runs: %s piece #%d of %zu bytes, %u kinds: %zu tokens (count %zu, tiny %zu), "
+                            "reference %zu\n", e->name, t, n, kinds, kg, kc, kt, k);
+            }
+        }
+    }
+    tkm_bpe_work_release(&w);
+    tkm_bpe_tiny_work_release(&wt);
+    free(buf);
+    free(want);
+    free(got);
+    fprintf(stderr, "runs: %zu pieces, the merge of runs taken for %zu segments, declined for %zu\n", checked,
+            tkm_bpe_tiny_runs_taken, tkm_bpe_tiny_runs_declined);
+    cr_assert_eq(fails, 0, "%zu pieces merge differently as runs", fails);
+    cr_assert_gt(tkm_bpe_tiny_runs_taken, checked, "the merge of runs was seldom taken");
+    cr_assert_gt(tkm_bpe_tiny_runs_declined, 0u, "no piece of short runs was declined");
+}
+
+/* A vocabulary in which merges form pairs of lower rank ("aaa" and "aab" rank below "aa", their
+ * part): the merge of runs must decline it (bpe.c), whether the pair stands only between the
+ * merges of a run ("a" repeated) or after them ("aa" then "b" repeated), and the heaps give the
+ * reference's tokens. */
+Test(bpe, runs_declined_when_ranks_fall, .timeout = 60) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *text = malloc(256 * 12 + 64), *o = text;
+    cr_assert_not_null(text);
+    for (int c = 0; c < 256; c++) o += sprintf(o, "%c%c== %d\n", b64[c >> 2], b64[(c & 3) << 4], c);
+    o += sprintf(o, "YWFh 256\nYWFi 257\nYWE= 258\nYWI= 259\nYmI= 260\n"); /* aaa, aab, aa, ab, bb */
+    tkm_ranks v;
+    size_t line = 0;
+    cr_assert_eq(tkm_ranks_build(text, (size_t)(o - text), w_alloc, w_free, NULL, &v, &line), 0,
+                 "line %zu", line);
+    cr_assert_not_null(v.pairs);
+    tkm_bpe_work w = new_work(), wt = new_work();
+    uint8_t buf[400];
+    uint32_t want[400], got[400];
+    const size_t declined = tkm_bpe_tiny_runs_declined;
+    for (size_t n = 65; n <= sizeof buf; n += 7) {
+        for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)(n % 2 == 0 || i < 2 ? 'a' : 'b');
+        const size_t k = oracle_bpe(&v, buf, n, want);
+        cr_assert_eq(tkm_bpe_encode(&v, buf, n, got, &w), k, "%zu bytes", n);
+        cr_assert(memcmp(got, want, k * sizeof *got) == 0, "%zu bytes", n);
+        cr_assert_eq(tkm_bpe_tiny_encode(&v, buf, n, got, &wt), k, "%zu bytes", n);
+        cr_assert(memcmp(got, want, k * sizeof *got) == 0, "%zu bytes", n);
+    }
+    cr_assert_geq(tkm_bpe_tiny_runs_declined - declined, 48u, "every piece declined");
+    tkm_bpe_work_release(&w);
+    tkm_bpe_tiny_work_release(&wt);
+    tkm_ranks_destroy(&v, w_free, NULL);
+    free(text);
 }
 
 /* The two reference algorithms agree where the round-based one applies. */
