@@ -567,6 +567,7 @@ static size_t bpe_windows_ids(const tkm_ranks *v, const uint8_t *p, size_t n, ui
 #ifndef TKM_BPE_RUNS_MIN_AVG /* least mean run length (bytes) that takes this path */
 #define TKM_BPE_RUNS_MIN_AVG 8u
 #endif
+#define RUNS_MAX 8192u /* at most this many runs at the start: at most 3.6 MiB of working memory */
 #define RUN_NONE 0xFFFFFFFFu
 
 typedef struct bpe_run {
@@ -640,10 +641,11 @@ static size_t bpe_runs_ids(const tkm_ranks *v, const uint8_t *p, size_t n, uint3
 #endif
     size_t r0 = 1;
     for (size_t i = 1; i < n; i++) r0 += p[i] != p[i - 1];
-    if (r0 * TKM_BPE_RUNS_MIN_AVG > n) return RUNS_DECLINED;
+    if (r0 * TKM_BPE_RUNS_MIN_AVG > n || r0 > RUNS_MAX) return RUNS_DECLINED;
     /* each merge adds at most one run; 8 per initial run and 64 more (a run of c halves about
-     * log2(c) times, leaving at most one odd token each time) */
-    const size_t cap = 8 * r0 + 64 + 1, hcap = 2 * r0 + 6 * cap + 8;
+     * log2(c) times, leaving at most one odd token each time); a live run has at most two heap
+     * entries, and stale ones come and go: past either bound the segment is declined */
+    const size_t cap = 8 * r0 + 64 + 1, hcap = 4 * cap + 16;
     uint8_t *mem = (uint8_t *)work_get(w, cap * sizeof(bpe_run) + hcap * sizeof(uint64_t));
     if (!mem) return TKM_BPE_NOMEM;
     runs_state st = {v, (bpe_run *)(void *)mem, (uint64_t *)(void *)(mem + cap * sizeof(bpe_run)), 0, 0, cap, 0, 0};

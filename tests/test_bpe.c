@@ -454,6 +454,18 @@ Test(bpe, runs_of_bytes, .timeout = 300) {
             }
         }
     }
+    /* more runs than RUNS_MAX (8192): declined, so that the working memory stays bounded */
+    const size_t big = 8300 * 8, declined = tkm_bpe_tiny_runs_declined;
+    uint8_t *p = malloc(big);
+    uint32_t *ids = malloc(big * sizeof *ids);
+    cr_assert(p && ids);
+    for (size_t i = 0; i < big; i++) p[i] = (uint8_t)(i / 8 % 2 ? 'b' : 'a');
+    const size_t k = oracle_bpe(O200K->ranks, p, big, ids);
+    cr_assert_eq(tkm_bpe_count(O200K->ranks, p, big, &w), k);
+    cr_assert_eq(tkm_bpe_tiny_count(O200K->ranks, p, big, &wt), k);
+    cr_assert_gt(tkm_bpe_tiny_runs_declined, declined, "8300 runs were not declined");
+    free(p);
+    free(ids);
     tkm_bpe_work_release(&w);
     tkm_bpe_tiny_work_release(&wt);
     free(buf);
