@@ -347,54 +347,38 @@ int tkm_ranks_build(const void *data, size_t len, void *(*alloc)(void *, size_t)
     return 0;
 }
 
-/* One array of tkm_ranks_copy: where it goes in the block (64-byte aligned) and its size. */
-static size_t tkm_vc_place(const void *src, size_t size, size_t *at) {
-    size_t here = *at;
-    if (src) *at = (here + size + 63u) & ~(size_t)63u;
-    return here;
+/* One array of tkm_ranks_copy at *at in block (64-byte aligned; nothing for an absent array).
+ * With block NULL it only adds up the size; else it copies src there and returns the copy. */
+static const void *tkm_vc_put(uint8_t *block, size_t *at, const void *src, size_t size) {
+    if (!src) return NULL;
+    uint8_t *dst = block ? block + *at : NULL;
+    *at = (*at + size + 63u) & ~(size_t)63u;
+    if (dst) memcpy(dst, src, size);
+    return dst;
+}
+
+/* The arrays of v laid out from block (NULL: sizes only) into out's pointers; the block's size.
+ * Offsets come first, since tkm_ranks_destroy frees that pointer. */
+static size_t tkm_vc_layout(const tkm_ranks *v, uint8_t *block, tkm_ranks *out) {
+    size_t at = 0;
+    out->offsets = (const uint32_t *)tkm_vc_put(block, &at, v->offsets, ((size_t)v->n_ranks + 1u) * 4u);
+    out->slots = (const uint32_t *)tkm_vc_put(block, &at, v->slots, ((size_t)v->mask + 1u) * 4u);
+    out->bytes = (const uint8_t *)tkm_vc_put(block, &at, v->bytes, v->offsets[v->n_ranks]);
+    out->fast = (const uint64_t *)tkm_vc_put(block, &at, v->fast, ((size_t)v->fast_mask + 1u) * 16u);
+    out->pair2 = (const uint32_t *)tkm_vc_put(block, &at, v->pair2, 65536u * 4u);
+    out->byte_ids = (const uint32_t *)tkm_vc_put(block, &at, v->byte_ids, 256u * 4u);
+    out->pairs = (const uint64_t *)tkm_vc_put(block, &at, v->pairs, ((size_t)v->pairs_mask + 1u + TKM_PAIR_TAIL) * 8u);
+    out->inner2 = (const uint64_t *)tkm_vc_put(block, &at, v->inner2, 65536u / 8u);
+    return at;
 }
 
 int tkm_ranks_copy(const tkm_ranks *v, void *(*alloc)(void *, size_t), void *opaque, tkm_ranks *out) {
     memset(out, 0, sizeof *out);
-    /* sizes as tkm_ranks_build lays them out; offsets first, since tkm_ranks_destroy frees it */
-    const size_t n_off = ((size_t)v->n_ranks + 1u) * 4u, n_slots = ((size_t)v->mask + 1u) * 4u;
-    const size_t n_bytes = v->offsets[v->n_ranks], n_fast = ((size_t)v->fast_mask + 1u) * 16u;
-    const size_t n_pairs = ((size_t)v->pairs_mask + 1u + TKM_PAIR_TAIL) * 8u;
-    size_t at = 0;
-    const size_t off_at = tkm_vc_place(v->offsets, n_off, &at), slots_at = tkm_vc_place(v->slots, n_slots, &at);
-    const size_t bytes_at = tkm_vc_place(v->bytes, n_bytes, &at), fast_at = tkm_vc_place(v->fast, n_fast, &at);
-    const size_t pair2_at = tkm_vc_place(v->pair2, 65536u * 4u, &at);
-    const size_t ids_at = tkm_vc_place(v->byte_ids, 256u * 4u, &at), pairs_at = tkm_vc_place(v->pairs, n_pairs, &at);
-    const size_t inner_at = tkm_vc_place(v->inner2, 65536u / 8u, &at);
-    uint8_t *block = (uint8_t *)alloc(opaque, at);
+    tkm_ranks sized;
+    uint8_t *block = (uint8_t *)alloc(opaque, tkm_vc_layout(v, NULL, &sized));
     if (!block) return -1;
     *out = *v;
-    memcpy(block + off_at, v->offsets, n_off);
-    out->offsets = (const uint32_t *)(const void *)(block + off_at);
-    memcpy(block + slots_at, v->slots, n_slots);
-    out->slots = (const uint32_t *)(const void *)(block + slots_at);
-    memcpy(block + bytes_at, v->bytes, n_bytes);
-    out->bytes = block + bytes_at;
-    if (v->fast) {
-        memcpy(block + fast_at, v->fast, n_fast);
-        out->fast = (const uint64_t *)(const void *)(block + fast_at);
-    }
-    if (v->pair2) {
-        memcpy(block + pair2_at, v->pair2, 65536u * 4u);
-        out->pair2 = (const uint32_t *)(const void *)(block + pair2_at);
-    }
-    if (v->byte_ids) {
-        memcpy(block + ids_at, v->byte_ids, 256u * 4u);
-        out->byte_ids = (const uint32_t *)(const void *)(block + ids_at);
-    }
-    if (v->pairs) {
-        memcpy(block + pairs_at, v->pairs, n_pairs);
-        out->pairs = (const uint64_t *)(const void *)(block + pairs_at);
-    }
-    if (v->inner2) {
-        memcpy(block + inner_at, v->inner2, 65536u / 8u);
-        out->inner2 = (const uint64_t *)(const void *)(block + inner_at);
-    }
+    (void)tkm_vc_layout(v, block, out);
     return 0;
 }
 
